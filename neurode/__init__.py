@@ -5,6 +5,27 @@ The public API is re-exported here by name.
 
 from __future__ import annotations
 
+from .solvers import (
+    ADAPTIVE_METHODS,
+    FIXED_METHODS,
+    TABLEAUS,
+    ButcherTableau,
+    IController,
+    PIController,
+    Solution,
+    SolveError,
+    Status,
+    StepEstimate,
+    StepRecord,
+    get_tableau,
+    solve_ode,
+    step_estimates,
+)
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__", "solve_ode", "step_estimates", "StepEstimate", "Solution", "SolveError", "Status",
+    "StepRecord", "IController", "PIController", "ButcherTableau", "TABLEAUS", "ADAPTIVE_METHODS",
+    "FIXED_METHODS", "get_tableau",
+]

@@ -1,0 +1,139 @@
+"""One generic embedded Runge-Kutta step, its error and stiffness estimates, dense output and the
+initial-step heuristic. Internally the state is flattened to (A, N) for A active samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from .tableaus import ButcherTableau
+
+FlatF = Callable[[Tensor, Tensor], Tensor]  # (A,), (A, N) -> (A, N)
+
+
+def _safe_sqrt(x: Tensor) -> Tensor:
+    """sqrt with a finite gradient at 0 (clamped at the dtype's smallest normal number)."""
+    return torch.sqrt(x.clamp_min(torch.finfo(x.dtype).tiny))
+
+
+def rk_step(
+    f: FlatF, tab: ButcherTableau, t: Tensor, y: Tensor, dt: Tensor, k1: Tensor
+) -> tuple[Tensor, Tensor | None, list[Tensor], list[Tensor], Tensor | None]:
+    """Take one step of ``tab`` from (t, y) with step ``dt``.
+
+    Args:
+        f: flattened vector field, (A,), (A, N) -> (A, N).
+        t, dt: (A,) times and signed step sizes.
+        y, k1: (A, N) state and ``f(t, y)``.
+
+    Returns:
+        ``(y1, err, ks, gs)``: (A, N) new state, (A, N) embedded difference ``y1 - y1_low`` (or
+        ``None``), the stage derivatives ``ks`` and stage inputs ``gs`` (lists of s tensors (A, N))
+        and ``K``, the stages stacked to (A, N, s) (or ``None`` when not built).
+        For an FSAL tableau the last stage is ``f(t + dt, y1)``.
+    """
+    co = tab.tensors(y.dtype, y.device)
+    a_rows, c = co["a_rows"], co["c"]
+    dtc = dt[:, None]
+    ks = [k1]
+    gs = [y]
+    s = tab.stages
+    for i in range(1, s):
+        if i == 1:
+            g = torch.addcmul(y, dtc, k1, value=co["a"][1][0])
+        else:
+            g = torch.addcmul(y, dtc, torch.stack(ks, dim=2) @ a_rows[i])
+        gs.append(g)
+        ks.append(f(torch.add(t, dt, alpha=c[i]), g))
+    if tab.fsal:
+        y1 = gs[-1]
+        K = None
+    else:
+        K = torch.stack(ks, dim=2)
+        y1 = torch.addcmul(y, dtc, K @ co["b_t"])
+    err = None
+    if co["b_err"] is not None:
+        if K is None:
+            K = torch.stack(ks, dim=2)
+        err = dtc * (K @ co["b_err_t"])
+    return y1, err, ks, gs, K
+
+
+def error_ratio(err: Tensor, y0: Tensor, y1: Tensor, rtol: Tensor, atol: Tensor) -> Tensor:
+    """E = rms over the state of ``err / (atol + rtol * max(|y0|, |y1|))``; (A, N) -> (A,)."""
+    scale = torch.addcmul(atol, rtol, torch.maximum(y0.abs(), y1.abs()))
+    return torch.linalg.vector_norm(err / scale, dim=1) * (err.shape[1] ** -0.5)
+
+
+def stiffness_lambda(tab: ButcherTableau, ks: list[Tensor], gs: list[Tensor], y1: Tensor) -> Tensor:
+    """Shampine's estimate ``||k_i - k_j|| / ||g_i - g_j||`` for the tableau's stage pair; (A,)."""
+    i, j = tab.stiffness_pair
+    gi = y1 if (tab.fsal and i == tab.stages - 1) else gs[i]
+    gj = y1 if (tab.fsal and j == tab.stages - 1) else gs[j]
+    num = torch.linalg.vector_norm(ks[i] - ks[j], dim=1)
+    den = torch.linalg.vector_norm(gi - gj, dim=1)
+    return num / den.clamp_min(torch.finfo(den.dtype).tiny)
+
+
+def interpolate(
+    tab: ButcherTableau,
+    theta: Tensor,
+    dt: Tensor,
+    y0: Tensor,
+    y1: Tensor,
+    ks: list[Tensor],
+    k_end: Tensor,
+    K: Tensor | None = None,
+) -> Tensor:
+    """Dense output at fraction ``theta`` (A,) of the step: the tableau's own interpolant when it
+    has one, else the cubic Hermite interpolant through (y0, k1) and (y1, k_end). Returns (A, N)."""
+    th = theta[:, None]
+    co = tab.tensors(y0.dtype, y0.device)
+    dense = co["dense"]
+    if dense is not None:
+        w = torch.linalg.vander(theta, N=dense.shape[1] + 1)[:, 1:] @ dense.T  # (A, s)
+        K = torch.stack(ks, dim=2) if K is None else K  # (A, N, s)
+        return torch.addcmul(y0, dt[:, None], torch.bmm(K, w[:, :, None])[..., 0])
+    th2 = th * th
+    th3 = th2 * th
+    h00 = 2 * th3 - 3 * th2 + 1
+    h10 = th3 - 2 * th2 + th
+    h01 = -2 * th3 + 3 * th2
+    h11 = th3 - th2
+    d = dt[:, None]
+    return h00 * y0 + h10 * d * ks[0] + h01 * y1 + h11 * d * k_end
+
+
+def initial_step(
+    f: FlatF,
+    t0: Tensor,
+    y0: Tensor,
+    k0: Tensor,
+    direction: Tensor,
+    order: int,
+    rtol: Tensor,
+    atol: Tensor,
+) -> Tensor:
+    """Hairer-Norsett-Wanner starting step (Solving ODEs I, II.4), per sample; one f evaluation.
+
+    Returns the signed initial step (A,).
+    """
+    scale = atol + rtol * y0.abs()
+    d0 = _safe_sqrt(((y0 / scale) ** 2).mean(dim=1))
+    d1 = _safe_sqrt(((k0 / scale) ** 2).mean(dim=1))
+    small = (d0 < 1e-5) | (d1 < 1e-5)
+    h0 = torch.where(small, torch.full_like(d0, 1e-6), 0.01 * d0 / torch.where(small, torch.ones_like(d1), d1))
+    y1 = torch.addcmul(y0, (direction * h0)[:, None], k0)
+    k1 = f(t0 + direction * h0, y1)
+    d2 = _safe_sqrt((((k1 - k0) / scale) ** 2).mean(dim=1)) / h0
+    dmax = torch.maximum(d1, d2)
+    tiny = dmax <= 1e-15
+    h1 = torch.where(
+        tiny,
+        torch.clamp(h0 * 1e-3, min=1e-6),
+        (0.01 / torch.where(tiny, torch.ones_like(dmax), dmax)) ** (1.0 / (order + 1)),
+    )
+    return direction * torch.minimum(100 * h0, h1)
