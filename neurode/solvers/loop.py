@@ -93,7 +93,7 @@ def integrate(
     rtol_w = rtol.expand(B, N) if rtol.dim() > 0 else rtol
     atol_w = atol.expand(B, N) if atol.dim() > 0 else atol
 
-    init_evals = 1 if k0 is None else 0
+    init_evals = 1  # f(t0, y0), here or by the caller
     k1 = f(t, y, *args_w) if k0 is None else k0
     if adaptive and dt0 is None:
         dt = initial_step(lambda tt, yy: f(tt, yy, *args_w), t, y, k1, dirn, tab.order, rtol_w, atol_w)
