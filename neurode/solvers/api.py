@@ -105,6 +105,8 @@ def _check_step(name: str, value, y0: Tensor, direction: Tensor) -> Tensor:
 
 def _wrap(f: VectorField, shape: torch.Size) -> Callable[..., Tensor]:
     S = tuple(shape[1:])
+    if len(S) == 1:  # already flat: no reshaping per call
+        return f
 
     def flat(t: Tensor, y: Tensor, *args: Tensor) -> Tensor:
         return f(t, y.view(y.shape[0], *S), *args).reshape(y.shape[0], -1)

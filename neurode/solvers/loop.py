@@ -120,6 +120,7 @@ def integrate(
     fin: dict[str, list[Tensor]] = {k: [] for k in ("rows", "RE", "RS", "t", "status", "nacc", "nrej")}
     rec: dict[str, list[Tensor]] = {k: [] for k in ("rows", "j", "t", "dt", "E", "S", "ok")}
 
+    rowsT = rows * T
     while True:
         fw = (lambda tt, yy, _a=args_w: f(tt, yy, *_a))
         y1, err, ks, gs, K = rk_step(fw, tab, t, y, dt, k1)
@@ -160,14 +161,15 @@ def integrate(
             state_bad = accept & ~torch.isfinite(k_end).all(dim=1)
             bad = bad | state_bad
         finished = done_ok | bad
-        max_cnt, n_fin = torch.stack([cnt.max(), finished.sum()]).tolist()
+        # the one host synchronisation of the iteration: both counts packed in one integer
+        packed = int((cnt.max() * (B + 1) + finished.sum()).item())
+        max_cnt, n_fin = divmod(packed, B + 1)
 
         for m in range(int(max_cnt)):
             col = (nxt + m).clamp(max=T - 1)
             tq = te.gather(1, col[:, None])[:, 0]
             val = interpolate(tab, (tq - t) / dt, dt, y, y1, ks, k_end, K)
-            val = torch.where((tq == t_new)[:, None], y1, val)
-            out_idx.append(torch.where(cnt > m, rows * T + col, trash))
+            out_idx.append(torch.where(cnt > m, rowsT + col, trash))
             out_val.append(val)
 
         if record_steps:
@@ -203,33 +205,35 @@ def integrate(
                 code = torch.where(state_bad, int(Status.NONFINITE), code)
             code = torch.where((code == 0) & (nst >= max_steps), int(Status.MAX_STEPS), code)
             code = torch.where(done_ok, 0, code)
-            fidx = torch.nonzero(finished)[:, 0]
-            fin["rows"].append(rows[fidx])
-            fin["t"].append(t[fidx])
-            fin["status"].append(code[fidx])
-            fin["nacc"].append(nacc[fidx])
-            fin["nrej"].append(nst[fidx] - nacc[fidx])
+            fidx = finished.nonzero().view(-1)
+            take = lambda v: v.index_select(0, fidx)  # noqa: E731
+            fin["rows"].append(take(rows))
+            fin["t"].append(take(t))
+            fin["status"].append(take(code))
+            fin["nacc"].append(take(nacc))
+            fin["nrej"].append(take(nst - nacc))
             if adaptive:
-                fin["RE"].append(RE[fidx])
+                fin["RE"].append(take(RE))
             if stiff:
-                fin["RS"].append(RS[fidx])
+                fin["RS"].append(take(RS))
             if n_fin == rows.shape[0]:
                 break
-            kidx = torch.nonzero(~finished)[:, 0]
-            rows, t, dt, y, k1, t_end, dirn, nxt, nacc, nst, last, E_prev = (
-                v[kidx] for v in (rows, t, dt, y, k1, t_end, dirn, nxt, nacc, nst, last, E_prev)
+            kidx = (~finished).nonzero().view(-1)
+            keep = lambda v: v.index_select(0, kidx)  # noqa: E731
+            rows, t, dt, y, k1, t_end, dirn, nxt, nacc, nst, last, E_prev, te, dte = (
+                keep(v) for v in (rows, t, dt, y, k1, t_end, dirn, nxt, nacc, nst, last, E_prev, te, dte)
             )
-            te, dte = te[kidx], dte[kidx]
+            rowsT = rows * T
             if adaptive:
-                RE = RE[kidx]
+                RE = keep(RE)
             if stiff:
-                RS = RS[kidx]
+                RS = keep(RS)
             if dt0 is not None and dt0.dim() > 0:
-                dt0 = dt0[kidx]
+                dt0 = keep(dt0)
             if per_sample_tol:
-                rtol_w = rtol_w[kidx] if rtol_w.dim() > 0 else rtol_w
-                atol_w = atol_w[kidx] if atol_w.dim() > 0 else atol_w
-            args_w = tuple(a[kidx] for a in args_w)
+                rtol_w = keep(rtol_w) if rtol_w.dim() > 0 else rtol_w
+                atol_w = keep(atol_w) if atol_w.dim() > 0 else atol_w
+            args_w = tuple(keep(a) for a in args_w)
 
     # ---- assemble outputs (out-of-place, differentiable)
     frows = torch.cat(fin["rows"])

@@ -32,34 +32,38 @@ def rk_step(
     Returns:
         ``(y1, err, ks, gs)``: (A, N) new state, (A, N) embedded difference ``y1 - y1_low`` (or
         ``None``), the stage derivatives ``ks`` and stage inputs ``gs`` (lists of s tensors (A, N))
-        and ``K``, the stages stacked to (A, N, s) (or ``None`` when not built).
+        and ``K``, the stages stacked to (A, N, s) when built (else ``None``).
         For an FSAL tableau the last stage is ``f(t + dt, y1)``.
     """
     co = tab.tensors(y.dtype, y.device)
-    a_rows, c = co["a_rows"], co["c"]
+    a, c = co["a"], co["c"]
     dtc = dt[:, None]
     ks = [k1]
     gs = [y]
-    s = tab.stages
-    for i in range(1, s):
-        if i == 1:
-            g = torch.addcmul(y, dtc, k1, value=co["a"][1][0])
-        else:
-            g = torch.addcmul(y, dtc, torch.stack(ks, dim=2) @ a_rows[i])
+    for i in range(1, tab.stages):
+        g = torch.addcmul(y, dtc, _combine(ks, a[i][:i]))
         gs.append(g)
         ks.append(f(torch.add(t, dt, alpha=c[i]), g))
-    if tab.fsal:
-        y1 = gs[-1]
-        K = None
-    else:
-        K = torch.stack(ks, dim=2)
-        y1 = torch.addcmul(y, dtc, K @ co["b_t"])
+    y1 = gs[-1] if tab.fsal else torch.addcmul(y, dtc, _combine(ks, co["b"]))
     err = None
     if co["b_err"] is not None:
-        if K is None:
-            K = torch.stack(ks, dim=2)
-        err = dtc * (K @ co["b_err_t"])
+        err = dtc * _combine(ks, co["b_err"])
+    K = None
     return y1, err, ks, gs, K
+
+
+def _combine(ks: list[Tensor], w: list[float]) -> Tensor:
+    """sum_j w_j ks[j] skipping zero weights, one dispatcher call per term (in-place
+    accumulation into a fresh tensor; autograd-safe because nothing saves it in between)."""
+    acc = None
+    for k, wj in zip(ks, w):
+        if wj == 0.0:
+            continue
+        if acc is None:
+            acc = k * wj
+        else:
+            acc.add_(k, alpha=wj)
+    return acc if acc is not None else torch.zeros_like(ks[0])
 
 
 def error_ratio(err: Tensor, y0: Tensor, y1: Tensor, rtol: Tensor, atol: Tensor) -> Tensor:
