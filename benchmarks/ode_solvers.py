@@ -75,11 +75,11 @@ def part_a(B: int, runs: int, dtypes, methods) -> list[dict]:
         y0 = torch.tensor([2.0, 0.0], dtype=dtype).expand(B, 2).contiguous()
         for method in methods:
             runners = {}
-            runners["neurode"] = lambda m=method: _neurode_a(m, y0, t, mu)
+            runners["neurode"] = lambda m=method, y0=y0, t=t, mu=mu: _neurode_a(m, y0, t, mu)
             if torchdiffeq is not None and method == "dopri5":
-                runners["torchdiffeq"] = lambda m=method: _tdq_a(m, y0, t, mu)
+                runners["torchdiffeq"] = lambda m=method, y0=y0, t=t, mu=mu: _tdq_a(m, y0, t, mu)
             if torchode is not None:
-                runners["torchode"] = lambda m=method: _to_a(m, y0, t, mu)
+                runners["torchode"] = lambda m=method, y0=y0, t=t, mu=mu: _to_a(m, y0, t, mu)
             times = {k: [] for k in runners}
             outs = {}
             for k, fn in runners.items():

@@ -78,7 +78,6 @@ def integrate(
     stiff = tab.stiffness_pair is not None
     s = tab.stages
     k_exp = (tab.error_order + 1) if adaptive else 1
-    eps = torch.finfo(dtype).eps
 
     rows = torch.arange(B, device=dev)
     t = t_eval[:, 0]
@@ -206,7 +205,7 @@ def integrate(
             code = torch.where((code == 0) & (nst >= max_steps), int(Status.MAX_STEPS), code)
             code = torch.where(done_ok, 0, code)
             fidx = finished.nonzero().view(-1)
-            take = lambda v: v.index_select(0, fidx)  # noqa: E731
+            take = lambda v, i=fidx: v.index_select(0, i)
             fin["rows"].append(take(rows))
             fin["t"].append(take(t))
             fin["status"].append(take(code))
@@ -219,7 +218,7 @@ def integrate(
             if n_fin == rows.shape[0]:
                 break
             kidx = (~finished).nonzero().view(-1)
-            keep = lambda v: v.index_select(0, kidx)  # noqa: E731
+            keep = lambda v, i=kidx: v.index_select(0, i)
             rows, t, dt, y, k1, t_end, dirn, nxt, nacc, nst, last, E_prev, te, dte = (
                 keep(v) for v in (rows, t, dt, y, k1, t_end, dirn, nxt, nacc, nst, last, E_prev, te, dte)
             )

@@ -4,7 +4,13 @@ import torch
 
 from neurode import ADAPTIVE_METHODS, PIController, SolveError, Status, solve_ode
 from tests.neurode.problems import (
-    kepler, kepler_y0, linear, lotka, np_field, scipy_ref, vdp,
+    kepler,
+    kepler_y0,
+    linear,
+    lotka,
+    np_field,
+    scipy_ref,
+    vdp,
 )
 
 F64 = torch.float64
