@@ -53,16 +53,6 @@ def vdp_reference(mu: np.ndarray, t_eval: np.ndarray) -> np.ndarray:
     return np.stack(out)  # (B, T, 2)
 
 
-def timed(fn, runs: int):
-    fn()  # warm-up
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t0)
-    return out, ts
-
-
 # ------------------------------------------------------------------------------------ part (a)
 def part_a(B: int, runs: int, dtypes, methods) -> list[dict]:
     mu64 = torch.linspace(0.1, 5.0, B, dtype=torch.float64)
@@ -80,20 +70,14 @@ def part_a(B: int, runs: int, dtypes, methods) -> list[dict]:
                 runners["torchdiffeq"] = lambda m=method, y0=y0, t=t, mu=mu: _tdq_a(m, y0, t, mu)
             if torchode is not None:
                 runners["torchode"] = lambda m=method, y0=y0, t=t, mu=mu: _to_a(m, y0, t, mu)
-            times = {k: [] for k in runners}
-            outs = {}
-            for k, fn in runners.items():
-                outs[k] = fn()  # warm-up and result
-            for _ in range(runs):  # interleave libraries so load affects them alike
-                for k, fn in runners.items():
-                    t0 = time.perf_counter()
-                    fn()
-                    times[k].append(time.perf_counter() - t0)
+            outs = {k: fn() for k, fn in runners.items()}  # warm-up and result
+            times, cpu = _interleaved(runners, runs)
             for k in runners:
                 ys, nfe_total, nfe_max, steps_mean = outs[k]
                 err = float(np.abs(ys.detach().double().numpy() - ref).max())
                 records.append(dict(part="a", problem="vdp", B=B, method=method, dtype=str(dtype).split(".")[-1],
                                     library=k, median_s=statistics.median(times[k]), times_s=times[k],
+                                    cpu_median_s=statistics.median(cpu[k]),
                                     nfe_total=nfe_total, nfe_max_per_sample=nfe_max, steps_mean=steps_mean,
                                     max_err=err))
     _ratios(records, key=("part", "method", "dtype"))
@@ -216,19 +200,28 @@ def part_b(B: int, runs: int) -> list[dict]:
             runners[("torchode", "adjoint")] = o_bwd(True)
         except Exception as exc:  # noqa: BLE001
             print(f"torchode adjoint unavailable: {exc}", file=sys.stderr)
-    times = {k: [] for k in runners}
     for fn in runners.values():
         fn()
-    for _ in range(runs):
-        for k, fn in runners.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    records = [dict(part="b", problem="mlp_2_64_64_2", B=B, method="dopri5",
-                    dtype="float32", library=k[0], gradient=k[1], median_s=statistics.median(v), times_s=v)
+    times, cpu = _interleaved(runners, runs)
+    records = [dict(part="b", problem="mlp_2_64_64_2", B=B, method="dopri5", dtype="float32", library=k[0],
+                    gradient=k[1], median_s=statistics.median(v), times_s=v, cpu_median_s=statistics.median(cpu[k]))
                for k, v in times.items()]
     _ratios(records, key=("part", "gradient"))
     return records
+
+
+def _interleaved(runners: dict, runs: int):
+    """Run every runner `runs` times, interleaved so that machine load affects all alike.
+    Returns wall-clock and process CPU times per runner."""
+    times = {k: [] for k in runners}
+    cpu = {k: [] for k in runners}
+    for _ in range(runs):
+        for k, fn in runners.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    return times, cpu
 
 
 def _ratios(records, key):
@@ -237,6 +230,7 @@ def _ratios(records, key):
             match = [q for q in records if q["library"] == peer and all(q.get(k) == r.get(k) for k in key)]
             if match and r["library"] == "neurode":
                 r[f"ratio_vs_{peer}"] = r["median_s"] / match[0]["median_s"]
+                r[f"cpu_ratio_vs_{peer}"] = r["cpu_median_s"] / match[0]["cpu_median_s"]
 
 
 def table(records) -> str:
@@ -244,19 +238,22 @@ def table(records) -> str:
     a = [r for r in records if r["part"] == "a"]
     if a:
         lines += ["(a) Van der Pol, B = %d, t in [0, 10], rtol 1e-6, atol 1e-8" % a[0]["B"], "",
-                  "| method | dtype | library | median time (s) | vs torchdiffeq | vs torchode | f evals (rows) | max evals/sample | mean steps | max error |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| method | dtype | library | wall median (s) | vs torchdiffeq | vs torchode | CPU median (s) | CPU vs torchdiffeq | CPU vs torchode | f evals (rows) | max evals/sample | mean steps | max error |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in a:
-            lines.append("| {method} | {dtype} | {library} | {median_s:.4f} | {rd} | {ro} | {nfe_total} | {nfe_max_per_sample} | {st} | {max_err:.2e} |".format(
+            lines.append("| {method} | {dtype} | {library} | {median_s:.4f} | {rd} | {ro} | {cpu_median_s:.4f} | {cd} | {co} | {nfe_total} | {nfe_max_per_sample} | {st} | {max_err:.2e} |".format(
                 rd=_fmt(r.get("ratio_vs_torchdiffeq")), ro=_fmt(r.get("ratio_vs_torchode")),
+                cd=_fmt(r.get("cpu_ratio_vs_torchdiffeq")), co=_fmt(r.get("cpu_ratio_vs_torchode")),
                 st="-" if r["steps_mean"] != r["steps_mean"] else f"{r['steps_mean']:.1f}", **r))
     b = [r for r in records if r["part"] == "b"]
     if b:
         lines += ["", "(b) MLP 2-64-64-2 vector field, B = %d, t in [0, 1], float32, rtol 1e-6, atol 1e-8" % b[0]["B"], "",
-                  "| pass | library | method | median time (s) | vs torchdiffeq | vs torchode |", "|---|---|---|---|---|---|"]
+                  "| pass | library | method | wall median (s) | vs torchdiffeq | vs torchode | CPU median (s) | CPU vs torchdiffeq | CPU vs torchode |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in b:
-            lines.append("| {gradient} | {library} | {method} | {median_s:.4f} | {rd} | {ro} |".format(
-                rd=_fmt(r.get("ratio_vs_torchdiffeq")), ro=_fmt(r.get("ratio_vs_torchode")), **r))
+            lines.append("| {gradient} | {library} | {method} | {median_s:.4f} | {rd} | {ro} | {cpu_median_s:.4f} | {cd} | {co} |".format(
+                rd=_fmt(r.get("ratio_vs_torchdiffeq")), ro=_fmt(r.get("ratio_vs_torchode")),
+                cd=_fmt(r.get("cpu_ratio_vs_torchdiffeq")), co=_fmt(r.get("cpu_ratio_vs_torchode")), **r))
     return "\n".join(lines)
 
 
@@ -282,6 +279,7 @@ def main(argv=None) -> dict:
                 python=platform.python_version(),
                 torchdiffeq=getattr(torchdiffeq, "__version__", None), torchode=getattr(torchode, "__version__", None))
     write_json(out, dict(meta=meta, records=recs))
+    Path(out).with_suffix(".md").write_text(table(recs) + "\n")
     print(table(recs))
     print(f"\nwrote {out}")
     return dict(meta=meta, records=recs)
