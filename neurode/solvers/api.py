@@ -236,6 +236,12 @@ def solve_ode(
     else:
         from .adjoint import adjoint_solve
 
+        if t_eval.requires_grad or any(a.requires_grad for a in args):
+            raise ValueError(
+                "gradient: 'adjoint' gives gradients to y0 and adjoint_params only, but t_eval or args "
+                "require grad; use gradient='direct', or make the per-sample constants parameters"
+            )
+
         params = _adjoint_params(f, adjoint_params)
         ys, res = adjoint_solve(ff, y0f, t_eval, tab, params, record_steps=record_steps, **opts)
 

@@ -60,3 +60,9 @@ def test_f_wrong_shape_and_dtype():
 def test_per_component_tolerances_accepted():
     sol = solve_ode(f, Y0, T, rtol=torch.tensor([1e-6, 1e-3], dtype=F64), atol=torch.full((3, 1), 1e-9))
     assert bool(sol.success.all())
+
+
+def test_adjoint_refuses_inputs_it_cannot_differentiate():
+    mu = torch.ones(3, dtype=F64, requires_grad=True)
+    with pytest.raises(ValueError, match=r"gradient: 'adjoint' gives gradients to y0 and adjoint_params only"):
+        solve_ode(lambda t, y, m: -m[:, None] * y, Y0, T, args=(mu,), gradient="adjoint")
