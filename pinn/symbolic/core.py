@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import sympy
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 Ranges = Mapping[str, Sequence[float]]
-Inputs = Union[torch.Tensor, np.ndarray, Ranges]
+Inputs = "torch.Tensor | np.ndarray | Ranges"
 
 
 @dataclass
@@ -86,7 +86,8 @@ class Equation:
         return evaluate(self.expression, self.symbols, X)
 
     def __str__(self) -> str:
-        return f"{self.name} = {sympy.N(self.expression, 6)}"
+        e = self.expression
+        return f"{self.name} = {e.xreplace({f: sympy.Float(float(f), 6) for f in e.atoms(sympy.Float)})}"
 
 
 @dataclass
