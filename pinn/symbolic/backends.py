@@ -127,6 +127,11 @@ class SindyRegressor(SymbolicBackend):
         selection: "parsimony", "aic" or "bic". Default "parsimony".
         rel_tol, abs_tol: the parsimony tolerance. Defaults 0.25 and 2e-3.
         validation_fraction: share of the samples for model selection. Default 0.25.
+        max_subset_terms: besides the STLSQ sweep, the best (least-squares) subsets of up to this
+            many library terms are candidates too (exhaustive search, done when the library has at
+            most ``max_subset_library`` terms). This keeps sparse models reachable when library
+            columns are nearly collinear, e.g. samples along one trajectory. Default 3 (0: off).
+        max_subset_library: default 40.
         random_state: seed of the validation split. Default 0.
 
     Example:
@@ -149,6 +154,8 @@ class SindyRegressor(SymbolicBackend):
         rel_tol: float = 0.25,
         abs_tol: float = 2e-3,
         validation_fraction: float = 0.25,
+        max_subset_terms: int = 3,
+        max_subset_library: int = 40,
         random_state: int = 0,
     ) -> None:
         self.degree = degree
@@ -162,6 +169,8 @@ class SindyRegressor(SymbolicBackend):
         self.rel_tol = rel_tol
         self.abs_tol = abs_tol
         self.validation_fraction = validation_fraction
+        self.max_subset_terms = max_subset_terms
+        self.max_subset_library = max_subset_library
         self.random_state = random_state
 
     def _validate(self) -> None:
@@ -243,6 +252,13 @@ class SindyRegressor(SymbolicBackend):
                 continue
             supports.append(support)
             errors.append(_nrmse(A[val] @ coef, b[val]) if support else _nrmse(np.zeros(n_val), b[val]))
+        if 0 < theta.shape[1] <= self.max_subset_library:
+            for support in self._best_subsets(A[tr], b[tr]):
+                if support not in supports:
+                    coef = np.zeros(A.shape[1])
+                    coef[list(support)] = np.linalg.lstsq(A[tr][:, list(support)], b[tr], rcond=None)[0]
+                    supports.append(support)
+                    errors.append(_nrmse(A[val] @ coef, b[val]))
         sizes = [len(s) for s in supports]
         if self.selection == "parsimony":
             k = _parsimonious(errors, sizes, self.rel_tol, self.abs_tol)
@@ -266,6 +282,24 @@ class SindyRegressor(SymbolicBackend):
             "library_size": len(terms),
         }
         return self
+
+    def _best_subsets(self, A: np.ndarray, b: np.ndarray) -> list[tuple[int, ...]]:
+        """For each size 1..max_subset_terms, the support with the least training residual."""
+        from itertools import combinations
+
+        out = []
+        p = A.shape[1]
+        for size in range(1, min(self.max_subset_terms, p) + 1):
+            best, best_res = None, np.inf
+            for support in combinations(range(p), size):
+                cols = A[:, support]
+                coef, *_ = np.linalg.lstsq(cols, b, rcond=None)
+                res = float(np.sum((cols @ coef - b) ** 2))
+                if res < best_res:
+                    best, best_res = support, res
+            if best is not None:
+                out.append(tuple(int(i) for i in best))
+        return out
 
     @staticmethod
     def _term_expressions(term_names, internal, theta, X) -> list[sympy.Expr]:
