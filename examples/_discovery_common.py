@@ -24,16 +24,17 @@ DT = torch.float64
 
 def make_backend(name: str, degree: int, seed: int, quick: bool):
     if name == "sindy":
-        # the learnt hidden term is only accurate to a few percent: accept the sparsest model
-        # whose validation error is within 5% (of the target's RMS) of the best one
-        return SindyRegressor(degree=degree, abs_tol=0.05, random_state=seed)
+        # The learnt hidden term is only accurate to a few percent (more with noisy data): accept
+        # the sparsest model whose validation error is within 0.1 (relative to the target's RMS)
+        # of the best one.
+        return SindyRegressor(degree=degree, abs_tol=0.1, random_state=seed)
     if name == "operon":
         return OperonRegressor(
             allowed_symbols="add,sub,mul,constant,variable",
             population_size=300 if quick else 500,
             generations=40 if quick else 100,
             max_length=15,
-            abs_tol=0.05,
+            abs_tol=0.05,  # 0.1 lets too-short trees (e.g. a x + b) through on one trajectory
             max_time=20 if quick else 60,
             random_state=seed,
         )
@@ -86,7 +87,7 @@ def run_lotka_volterra(
         u_center=u_obs.mean(0).tolist(), u_scale=u_obs.std(0).tolist(), hidden_scale=1.0,
         width=32, depth=3, hidden_width=32, hidden_depth=2,
     ).to(dev)
-    weights = {"data": 1.0, "ic": 1.0, "residual": 1.0}
+    weights = {"data": 1.0, "ic": 1.0, "residual": 10.0}
     t0 = time.perf_counter()
     hist = fit(model, lambda: model.loss_terms(t_obs, u_obs, t_col, u0=u0), weights=weights,
                adam_steps=1500 if quick else 6000, lbfgs_steps=300 if quick else 2000,
