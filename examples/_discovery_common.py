@@ -90,7 +90,7 @@ def run_lotka_volterra(
     weights = {"data": 1.0, "ic": 1.0, "residual": 10.0}
     t0 = time.perf_counter()
     hist = fit(model, lambda: model.loss_terms(t_obs, u_obs, t_col, u0=u0), weights=weights,
-               adam_steps=1500 if quick else 6000, lbfgs_steps=300 if quick else 2000,
+               adam_steps=1500 if quick else 2500, lbfgs_steps=300 if quick else 800,
                lr=3e-3, lr_decay=0.1, seed=seed, progress=False, desc="lv")
     train_s = time.perf_counter() - t0
 
@@ -120,7 +120,7 @@ def run_lotka_volterra(
             refined = _copy_ode(model)
             refined.replace_hidden(res.to_torch().to(dev))
             fit(refined, lambda m=refined: m.loss_terms(t_obs, u_obs, t_col, u0=u0), weights=weights,
-                adam_steps=300 if quick else 1000, lbfgs_steps=200 if quick else 1000, lr=1e-3,
+                adam_steps=300 if quick else 600, lbfgs_steps=200 if quick else 400, lr=1e-3,
                 seed=seed, progress=False, desc="lv-refine")
             exprs = refined.hidden.to_sympy()
             refined_err = max(score(e, tg)[1] for e, tg in zip(exprs, target))
@@ -179,7 +179,7 @@ def run_pde(
     tx_obs = torch.tensor(data.tx_obs, dtype=DT, device=dev)
     u_obs = torch.tensor(data.u_obs, dtype=DT, device=dev)
     t_end = setup["t_end"]
-    n_col = 1500 if quick else 4000
+    n_col = 1000 if quick else 1500
     lo = torch.tensor([0.0, -1.0], dtype=DT)
     hi = torch.tensor([t_end, 1.0], dtype=DT)
 
@@ -191,7 +191,7 @@ def run_pde(
     model = HiddenPDE(
         setup["known"](p), hidden_inputs=setup["inputs"], t_range=(0.0, t_end), x_range=(-1.0, 1.0),
         u_center=float(u_obs.mean()), u_scale=float(u_obs.std()), hidden_scale=setup["hidden_scale"],
-        width=32 if quick else 48, depth=4, hidden_width=32, hidden_depth=2,
+        width=32, depth=4, hidden_width=32, hidden_depth=2,
     ).to(dev)
     col_fixed = colloc(n_col)
     pools = [colloc(n_col) for _ in range(8)]
@@ -200,9 +200,9 @@ def run_pde(
         col = pools[step % len(pools)] if step < adam_steps else col_fixed
         return m.loss_terms(tx_obs, u_obs, col, ic=setup["ic"], x_ic=x_ic, bc="periodic", t_bc=t_bc)
 
-    adam_steps = 1500 if quick else 8000
+    adam_steps = 800 if quick else 1500
     t0 = time.perf_counter()
-    hist = fit(model, loss_fn, adam_steps=adam_steps, lbfgs_steps=200 if quick else 1500, lr=3e-3,
+    hist = fit(model, loss_fn, adam_steps=adam_steps, lbfgs_steps=100 if quick else 200, lr=3e-3,
                lr_decay=0.1, seed=seed, progress=False, desc=problem)
     train_s = time.perf_counter() - t0
 
@@ -232,7 +232,7 @@ def run_pde(
             adam_steps_r = 0
             fit(refined, lambda m=refined: m.loss_terms(tx_obs, u_obs, col_fixed, ic=setup["ic"], x_ic=x_ic,
                                                          bc="periodic", t_bc=t_bc),
-                adam_steps=adam_steps_r, lbfgs_steps=100 if quick else 500, seed=seed, progress=False,
+                adam_steps=adam_steps_r, lbfgs_steps=50 if quick else 100, seed=seed, progress=False,
                 desc=f"{problem}-refine")
             expr = refined.hidden.to_sympy()[0]
             refined_err = score(expr, target)[1]
