@@ -97,6 +97,7 @@ def test_hidden_pde_fields_and_losses():
     assert z.shape == (64, 2) and F.shape == (64,)
 
 
+@pytest.mark.slow
 def test_quick_lotka_volterra_recovers_structure_at_zero_noise():
     sys.path.insert(0, str(ROOT / "examples"))
     try:
