@@ -84,7 +84,7 @@ class SymbolicBackend:
     symbols_: list[sympy.Symbol]
 
     def fit(self, X: Any, y: Any, *, feature_names: Sequence[str] | None = None) -> SymbolicBackend:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__}: a symbolic backend must define fit(X, y, *, feature_names)")
 
     def predict(self, X: Any) -> np.ndarray:
         """Evaluate the fitted expression on X (N, d) -> (N,)."""

@@ -84,7 +84,7 @@ def _compile(expr: sympy.Expr, env_index: dict[sympy.Symbol, int], params: dict[
         if isinstance(expr, fn_type):
             a0 = args[0]
             return lambda x, c, op=op: op(a0(x, c))
-    raise NotImplementedError(
+    raise ValueError(
         f"expression: cannot export {type(expr).__name__} ({expr}) to torch; "
         f"supported: +, *, **, {', '.join(t.__name__ for t in _UNARY)}"
     )
