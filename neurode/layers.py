@@ -260,7 +260,7 @@ class NeuralODE(nn.Module):
         terms: dict[str, Tensor] = {}
         total = zero
         reg_nfe = 0
-        step_nfe = 1 + get_tableau(self.method).stages  # f(t_r), the initial-step heuristic, s - 1 stages
+        step_nfe = 2 + get_tableau(self.method).stages  # heuristic (2, no grad), f(t_r), s - 1 stages
         direction = self._sign
 
         def add(name: str, w: float, value: Tensor) -> None:

@@ -40,12 +40,13 @@ import torch
 from torch import Tensor
 
 from .solvers import ButcherTableau, Solution, StepRecord, get_tableau, step_estimates
+from .solvers.rk import initial_step
 
 __all__ = [
     "ConstantWeight", "ExponentialAnnealing", "as_schedule",
     "Regularizer", "GlobalError", "GlobalStiffness", "LocalError", "LocalStiffness", "STEER", "RNODE",
     "global_error", "global_stiffness", "local_error", "local_stiffness",
-    "sample_uniform_times", "sample_step_times", "rnode_augment", "StateRecorder",
+    "sample_uniform_times", "sample_step_times", "rnode_augment", "StateRecorder", "heuristic_step",
 ]
 
 VectorField = Callable[..., Tensor]
@@ -209,8 +210,40 @@ def global_stiffness(solution: Solution, aggregate: str = "sum") -> Tensor:
     return _masked_aggregate(q, st.mask, aggregate)
 
 
-def _local_step(f, t, y, method, rtol, atol, direction, args):
-    return step_estimates(f, t, y.detach(), method=method, rtol=rtol, atol=atol, direction=direction, args=args)
+def heuristic_step(
+    f: VectorField,
+    t: Tensor,
+    y: Tensor,
+    *,
+    method: str | ButcherTableau = "tsit5",
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    direction: float = 1.0,
+    args: Sequence[Tensor] = (),
+) -> Tensor:
+    """The Hairer-Norsett-Wanner initial step from (t (B,), y (B, *S)), without gradient: (B,)
+    signed step sizes (two evaluations of f)."""
+    tab = get_tableau(method)
+    B = y.shape[0]
+    with torch.no_grad():
+        yf = y.detach().reshape(B, -1)
+        S = tuple(y.shape[1:])
+
+        def ff(tt: Tensor, yy: Tensor) -> Tensor:
+            return f(tt, yy.view(yy.shape[0], *S), *args).reshape(yy.shape[0], -1)
+
+        t = torch.as_tensor(t, dtype=y.dtype, device=y.device).expand(B)
+        dirn = torch.full((B,), float(direction), dtype=y.dtype, device=y.device)
+        rt = torch.as_tensor(rtol, dtype=y.dtype, device=y.device)
+        at = torch.as_tensor(atol, dtype=y.dtype, device=y.device)
+        return initial_step(ff, t, yf, ff(t, yf), dirn, tab.order, rt, at)
+
+
+def _local_step(f, t, y, method, rtol, atol, direction, args, dt):
+    y = y.detach()
+    if dt is None:
+        dt = heuristic_step(f, t, y, method=method, rtol=rtol, atol=atol, direction=direction, args=args)
+    return step_estimates(f, t, y, method=method, rtol=rtol, atol=atol, dt=dt.detach(), direction=direction, args=args)
 
 
 def local_error(
@@ -223,13 +256,16 @@ def local_error(
     atol: float = 1e-8,
     direction: float = 1.0,
     args: Sequence[Tensor] = (),
+    dt: Tensor | None = None,
 ) -> Tensor:
     """Local error regularizer (Pal et al. 2023): ``E * |dt|`` of ONE fresh step from ``y`` at ``t``.
 
     ``y`` is detached here, so the gradient reaches only the parameters of ``f`` (never the solve
-    that produced ``y``); the step size is the Hairer initial-step heuristic's. It does not matter
-    which solver (or gradient method) produced ``y``. Cost: ``2 + stages - 1`` evaluations of f
-    (7 for tsit5).
+    that produced ``y``). The step size is the Hairer initial-step heuristic's, held constant for
+    the gradient (:func:`heuristic_step`): differentiating through it would let the optimiser shrink
+    ``E |dt|`` by shrinking ``dt`` (larger ``||f||``), which makes the dynamics harder to solve, the
+    opposite of the aim. It does not matter which solver (or gradient method) produced ``y``.
+    Cost: 2 evaluations without gradient plus ``stages - 1`` with (9 in all for tsit5).
 
     Args:
         f: ``f(t (B,), y (B, *S), *args) -> (B, *S)``.
@@ -238,11 +274,12 @@ def local_error(
         method, rtol, atol: adaptive method and tolerances of the step (those of the main solve).
         direction: +1 for a forward solve, -1 backward.
         args: per-sample tensors passed to f.
+        dt: (B,) step sizes to use instead of the heuristic's (treated as constants).
 
     Returns:
         (B,) values ``E_r |dt_r|``.
     """
-    est = _local_step(f, t, y, method, rtol, atol, direction, args)
+    est = _local_step(f, t, y, method, rtol, atol, direction, args, dt)
     return est.error_ratio * est.dt.abs()
 
 
@@ -256,6 +293,7 @@ def local_stiffness(
     atol: float = 1e-8,
     direction: float = 1.0,
     args: Sequence[Tensor] = (),
+    dt: Tensor | None = None,
 ) -> Tensor:
     """Local stiffness regularizer (Pal et al. 2023): the stiffness indicator ``S = |dt| lambda /
     stability_size`` of ONE fresh step from detached ``y`` at ``t`` (see :func:`local_error`).
@@ -269,7 +307,7 @@ def local_stiffness(
             f"method: the stiffness estimate needs a method with two stages at the same node "
             f"(dopri5, tsit5), got {tab.name!r}"
         )
-    return _local_step(f, t, y, method, rtol, atol, direction, args).stiffness
+    return _local_step(f, t, y, method, rtol, atol, direction, args, dt).stiffness
 
 
 def _generator_device(generator: torch.Generator | None) -> torch.device:
@@ -542,11 +580,12 @@ class LocalError(Regularizer):
     def value(
         self, f: VectorField, t: Tensor, y: Tensor, *, method: str | ButcherTableau = "tsit5",
         rtol: float = 1e-6, atol: float = 1e-8, direction: float = 1.0, args: Sequence[Tensor] = (),
+        dt: Tensor | None = None,
     ) -> Tensor:
         """(B,) unweighted values at (t (B,), y (B, *S)); own method/tolerances take precedence."""
         return self._fn(
             f, t, y, method=self.method or method, rtol=self.rtol if self.rtol is not None else rtol,
-            atol=self.atol if self.atol is not None else atol, direction=direction, args=args,
+            atol=self.atol if self.atol is not None else atol, direction=direction, args=args, dt=dt,
         )
 
     def __call__(self, f: VectorField, t: Tensor, y: Tensor, *, step: int = 0, **solver: object) -> Tensor:

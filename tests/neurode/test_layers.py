@@ -155,7 +155,7 @@ def test_local_unbiased_keeps_outputs_and_t_eval():
     ref = solve_ode(f, y0, t_eval.double(), rtol=1e-9, atol=1e-11).ys
     torch.testing.assert_close(ys, ref, rtol=1e-7, atol=1e-9)
     assert set(node.regularization_terms) == {"error_local_unbiased", "error_local_unbiased_2"}
-    assert node.solution.extras["regularization_nfe"] == 2 * 8
+    assert node.solution.extras["regularization_nfe"] == 2 * 9
 
 
 def test_schedule_and_weights_in_total():

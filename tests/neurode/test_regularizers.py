@@ -23,6 +23,7 @@ from neurode.regularizers import (
     as_schedule,
     global_error,
     global_stiffness,
+    heuristic_step,
     local_error,
     local_stiffness,
     rnode_augment,
@@ -203,9 +204,15 @@ def test_global_gradcheck(kind, aggregate):
 
 @pytest.mark.parametrize("fn_reg", [local_error, local_stiffness])
 def test_local_gradcheck(fn_reg):
+    """The step size is the heuristic's at the current parameters, held constant for the gradient."""
     t = torch.tensor([0.1, 0.5, 0.9], dtype=F64)
+    w = _w()
     # loose tolerances: a larger step, so the embedded difference loses fewer digits to cancellation
-    _fd_check(lambda w: fn_reg(_field(w), t, Y0, rtol=1e-3, atol=1e-5), _w(), eps=1e-4)
+    dt = heuristic_step(_field(w), t, Y0, rtol=1e-3, atol=1e-5)
+    assert not dt.requires_grad
+    torch.testing.assert_close(fn_reg(_field(w), t, Y0, rtol=1e-3, atol=1e-5),
+                               fn_reg(_field(w), t, Y0, rtol=1e-3, atol=1e-5, dt=dt))
+    _fd_check(lambda w: fn_reg(_field(w), t, Y0, rtol=1e-3, atol=1e-5, dt=dt), w, eps=1e-4)
 
 
 def test_rnode_gradcheck():
