@@ -1,0 +1,114 @@
+"""Benchmark: solver-heuristic regularization (Pal et al. 2021, 2023) against vanilla, STEER and
+RNODE on the digits classifier and the spiral time series, 3 seeds (1 with ``--quick``).
+
+Writes ``benchmarks/results/regularization.json`` (a list of records with the keys ``task``,
+``method``, ``seed``, ``metric_name``, ``test_metric``, ``train_time_s``, ``predict_time_s``,
+``nfe``, ...) and prints a markdown table of medians over seeds with ratios against vanilla.
+
+Run (from the repository root):
+    PYTHONPATH=. python benchmarks/regularization.py --quick
+    PYTHONPATH=. python benchmarks/regularization.py            # full: about 20 minutes on 1 CPU core
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from neurode.utils import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def table(records: list[dict]) -> str:
+    """Markdown table: medians over seeds, ratios against the vanilla median of the same task."""
+    lines = [
+        "| task | method | seeds | test metric | train time (s) | predict time (ms) | NFE | NFE / vanilla | "
+        "predict speed-up | train time / vanilla |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task in dict.fromkeys(r["task"] for r in records):
+        rs = [r for r in records if r["task"] == task]
+        med = {}
+        for m in dict.fromkeys(r["method"] for r in rs):
+            sub = [r for r in rs if r["method"] == m]
+            med[m] = {k: statistics.median(r[k] for r in sub) for k in ("test_metric", "train_time_s", "predict_time_s", "nfe")}
+            med[m]["n"] = len(sub)
+            med[m]["metric_name"] = sub[0]["metric_name"]
+        van = med.get("vanilla")
+        for m, v in med.items():
+            metric = f"{100 * v['test_metric']:.2f}%" if v["metric_name"] == "accuracy" else f"{v['test_metric']:.3e}"
+            if van:
+                ratios = (f"{v['nfe'] / van['nfe']:.3f}x | {van['predict_time_s'] / v['predict_time_s']:.2f}x | "
+                          f"{v['train_time_s'] / van['train_time_s']:.2f}x")
+            else:
+                ratios = "- | - | -"
+            lines.append(f"| {task} | {m} | {v['n']} | {metric} | {v['train_time_s']:.1f} | "
+                         f"{1000 * v['predict_time_s']:.1f} | {v['nfe']:.1f} | {ratios} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="one seed, short training")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, quick 1)")
+    p.add_argument("--tasks", default="digits,spiral")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "regularization.json"))
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    seeds = list(range(a.seeds if a.seeds is not None else (1 if a.quick else 3)))
+    tasks = [t.strip() for t in a.tasks.split(",")]
+    records: list[dict] = []
+    t_all = time.perf_counter()
+
+    def save() -> None:
+        write_json(a.out, records)
+
+    if "digits" in tasks:
+        dg = _load("regularization_digits")
+        cfg = dg.quick_config() if a.quick else dg.DigitsConfig()
+        data = dg.load_data(0, a.device)
+        for seed in seeds:  # seeds outer, methods inner: drifts in machine load hit all methods alike
+            for m in dg.METHODS:
+                r = dg.run_method(m, seed, cfg, data, a.device, show=False)
+                r["quick"] = a.quick
+                records.append(r)
+                save()
+                print(f"digits {m:22s} seed {seed}: acc {100 * r['test_metric']:.2f}% NFE {r['nfe']:.1f} "
+                      f"train {r['train_time_s']:.1f}s predict {1000 * r['predict_time_s']:.1f}ms", flush=True)
+    if "spiral" in tasks:
+        sp = _load("regularization_spiral")
+        cfg = sp.quick_config() if a.quick else sp.SpiralConfig()
+        data = sp.make_data(cfg)
+        for seed in seeds:
+            for m in sp.METHODS:
+                r, _ = sp.run_method(m, seed, cfg, data, a.device, show=False)
+                r["quick"] = a.quick
+                records.append(r)
+                save()
+                print(f"spiral {m:22s} seed {seed}: MSE {r['test_metric']:.3e} NFE {r['nfe']:.1f} "
+                      f"train {r['train_time_s']:.1f}s predict {1000 * r['predict_time_s']:.1f}ms", flush=True)
+    save()
+    print(f"\ntotal wall time {time.perf_counter() - t_all:.0f} s; wrote {a.out}\n")
+    print(table(records))
+    return records
+
+
+if __name__ == "__main__":
+    main()
