@@ -62,6 +62,32 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot(records: list[dict], path: str | Path) -> None:
+    """NFE of the test solve against the test metric, one panel per task, one point per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(r["task"] for r in records))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        rs = [r for r in records if r["task"] == task]
+        acc = rs[0]["metric_name"] == "accuracy"
+        for m in dict.fromkeys(r["method"] for r in rs):
+            sub = [r for r in rs if r["method"] == m]
+            ax.scatter([r["nfe"] for r in sub], [(100 if acc else 1) * r["test_metric"] for r in sub], label=m, s=28)
+        ax.set_xlabel("NFE of the test solve (mean per sample)")
+        ax.set_ylabel("test accuracy (%)" if acc else "test MSE")
+        ax.set_title(f"{task} (tsit5, one point per seed)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="one seed, short training")
@@ -70,10 +96,20 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "regularization.json"))
+    p.add_argument("--plot", default=None, help="also save the NFE-vs-metric plot here (PNG)")
+    p.add_argument("--table-only", action="store_true", help="print the table (and plot) of --out, run nothing")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     seeds = list(range(a.seeds if a.seeds is not None else (1 if a.quick else 3)))
     tasks = [t.strip() for t in a.tasks.split(",")]
+    if a.table_only:
+        import json
+
+        records = json.loads(Path(a.out).read_text())
+        print(table(records))
+        if a.plot:
+            plot(records, a.plot)
+        return records
     records: list[dict] = []
     t_all = time.perf_counter()
 
@@ -107,6 +143,8 @@ def main(argv=None) -> list[dict]:
     save()
     print(f"\ntotal wall time {time.perf_counter() - t_all:.0f} s; wrote {a.out}\n")
     print(table(records))
+    if a.plot:
+        plot(records, a.plot)
     return records
 
 
