@@ -38,15 +38,16 @@ def table(records: list[dict]) -> str:
     """Markdown table: medians over seeds, ratios against the vanilla median of the same task."""
     lines = [
         "| task | method | seeds | test metric | train time (s) | predict time (ms) | NFE | NFE / vanilla | "
-        "predict speed-up | train time / vanilla |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "predict speed-up | train time / vanilla | train CPU / vanilla |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task in dict.fromkeys(r["task"] for r in records):
         rs = [r for r in records if r["task"] == task]
         med = {}
         for m in dict.fromkeys(r["method"] for r in rs):
             sub = [r for r in rs if r["method"] == m]
-            med[m] = {k: statistics.median(r[k] for r in sub) for k in ("test_metric", "train_time_s", "predict_time_s", "nfe")}
+            med[m] = {k: statistics.median(r.get(k, float("nan")) for r in sub)
+                      for k in ("test_metric", "train_time_s", "train_cpu_s", "predict_time_s", "nfe")}
             med[m]["n"] = len(sub)
             med[m]["metric_name"] = sub[0]["metric_name"]
         van = med.get("vanilla")
@@ -54,9 +55,9 @@ def table(records: list[dict]) -> str:
             metric = f"{100 * v['test_metric']:.2f}%" if v["metric_name"] == "accuracy" else f"{v['test_metric']:.3e}"
             if van:
                 ratios = (f"{v['nfe'] / van['nfe']:.3f}x | {van['predict_time_s'] / v['predict_time_s']:.2f}x | "
-                          f"{v['train_time_s'] / van['train_time_s']:.2f}x")
+                          f"{v['train_time_s'] / van['train_time_s']:.2f}x | {v['train_cpu_s'] / van['train_cpu_s']:.2f}x")
             else:
-                ratios = "- | - | -"
+                ratios = "- | - | - | -"
             lines.append(f"| {task} | {m} | {v['n']} | {metric} | {v['train_time_s']:.1f} | "
                          f"{1000 * v['predict_time_s']:.1f} | {v['nfe']:.1f} | {ratios} |")
     return "\n".join(lines)
