@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import statistics
 import sys
 import time
@@ -99,19 +100,21 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "regularization.json"))
     p.add_argument("--plot", default=None, help="also save the NFE-vs-metric plot here (PNG)")
     p.add_argument("--table-only", action="store_true", help="print the table (and plot) of --out, run nothing")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the records of the other tasks already in --out (rerun only --tasks)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     seeds = list(range(a.seeds if a.seeds is not None else (1 if a.quick else 3)))
     tasks = [t.strip() for t in a.tasks.split(",")]
     if a.table_only:
-        import json
-
         records = json.loads(Path(a.out).read_text())
         print(table(records))
         if a.plot:
             plot(records, a.plot)
         return records
     records: list[dict] = []
+    if a.merge and Path(a.out).exists():
+        records = [r for r in json.loads(Path(a.out).read_text()) if r["task"] not in tasks]
     t_all = time.perf_counter()
 
     def save() -> None:
