@@ -368,10 +368,10 @@ class StateRecorder:
     an extra argument, so the record survives the solver's compaction of finished samples.
 
     Example:
-        >>> rec = StateRecorder(f)
-        >>> sol = solve_ode(rec.field, y0, t, args=(rec.rows(y0),), record_steps=True)
-        >>> rec.stop()
-        >>> y_r, found = rec.lookup(t_r)
+        >>> rec = StateRecorder(f)  # doctest: +SKIP
+        >>> sol = solve_ode(rec.field, y0, t, args=(rec.rows(y0),), record_steps=True)  # doctest: +SKIP
+        >>> rec.stop()  # doctest: +SKIP
+        >>> y_r, found = rec.lookup(t_r)  # doctest: +SKIP
     """
 
     def __init__(self, f: VectorField):

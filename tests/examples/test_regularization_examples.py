@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"task", "method", "seed", "metric_name", "test_metric", "train_time_s", "predict_time_s", "nfe"}
 
@@ -36,7 +34,6 @@ def test_digits_quick_reduces_nfe(tmp_path):
     assert (tmp_path / "nfe_accuracy.png").stat().st_size > 0
 
 
-@pytest.mark.slow
 def test_digits_quick_all_methods(tmp_path):
     res = _run("regularization_digits.py", tmp_path)
     methods = [r["method"] for r in res["records"]]
