@@ -97,12 +97,15 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--tasks", default="digits,spiral")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "regularization.json"))
+    p.add_argument("--out", default=None, help="results JSON (default benchmarks/results/regularization.json, "
+                   "with --quick regularization_quick.json so a quick run never overwrites the full results)")
     p.add_argument("--plot", default=None, help="also save the NFE-vs-metric plot here (PNG)")
     p.add_argument("--table-only", action="store_true", help="print the table (and plot) of --out, run nothing")
     p.add_argument("--merge", action="store_true",
                    help="keep the records of the other tasks already in --out (rerun only --tasks)")
     a = p.parse_args(argv)
+    if a.out is None:
+        a.out = str(ROOT / "benchmarks" / "results" / ("regularization_quick.json" if a.quick else "regularization.json"))
     torch.set_num_threads(a.threads)
     seeds = list(range(a.seeds if a.seeds is not None else (1 if a.quick else 3)))
     tasks = [t.strip() for t in a.tasks.split(",")]
