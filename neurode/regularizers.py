@@ -39,8 +39,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .solvers import ButcherTableau, Solution, StepRecord, get_tableau, step_estimates
-from .solvers.rk import initial_step
+from .solvers import ButcherTableau, Solution, StepRecord, get_tableau, initial_step, step_estimates
 
 __all__ = [
     "ConstantWeight", "ExponentialAnnealing", "as_schedule",
