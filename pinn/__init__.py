@@ -2,4 +2,45 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from . import pdes
+from .lagrangian import MLP, PINN, LagrangianPINN, periodic_interp
+from .problems import Transport1D, relative_l2
+from .sampling import (
+    Interval,
+    PeriodicEmbedding,
+    Rectangle,
+    SpaceTime,
+    check_points,
+    grid,
+    grid_axes,
+    periodic_embedding,
+    sample,
+    sample_boundary,
+    sample_initial,
+)
+from .training import History, fit, load_checkpoint, save_checkpoint
+
+__all__: list[str] = [
+    "pdes",
+    "MLP",
+    "PINN",
+    "LagrangianPINN",
+    "periodic_interp",
+    "Transport1D",
+    "relative_l2",
+    "Interval",
+    "Rectangle",
+    "SpaceTime",
+    "PeriodicEmbedding",
+    "check_points",
+    "grid",
+    "grid_axes",
+    "periodic_embedding",
+    "sample",
+    "sample_boundary",
+    "sample_initial",
+    "History",
+    "fit",
+    "load_checkpoint",
+    "save_checkpoint",
+]
