@@ -83,8 +83,8 @@ def default_config(case: str, model: str, quick: bool = False) -> Config:
     if model not in ("pinn", "lpinn"):
         raise ValueError(f"model: expected 'pinn' or 'lpinn', got {model!r}")
     if case == "burgers_standard":
-        cfg = Config(width=32, depth=4, points="sobol", n_x=100, n_t=80, adam_steps=1000,
-                     lbfgs_steps=3000, lr=2e-3, lr_decay=0.1)
+        cfg = Config(width=32, depth=4, points="sobol", n_x=80, n_t=64, adam_steps=1000,
+                     lbfgs_steps=1500, lr=2e-3, lr_decay=0.1)
         if quick:
             cfg.n_x, cfg.n_t, cfg.adam_steps, cfg.lbfgs_steps = 50, 40, 200, 150
         return cfg
@@ -100,7 +100,7 @@ def default_config(case: str, model: str, quick: bool = False) -> Config:
         return cfg
     cfg = Config(adam_steps=1000, lbfgs_steps=1500)
     if quick:
-        cfg.n_x, cfg.n_t, cfg.adam_steps, cfg.lbfgs_steps = 48, 32, 300, 200
+        cfg.width, cfg.depth, cfg.n_x, cfg.n_t, cfg.adam_steps, cfg.lbfgs_steps = 32, 3, 32, 24, 300, 150
     return cfg
 
 
@@ -157,6 +157,8 @@ def run_case(
         "train_time_s": round(train_time, 2),
         "steps": {"adam": cfg.adam_steps, "lbfgs": cfg.lbfgs_steps, "evaluations": len(history)},
         "final_loss": history.last(),
+        "stop_reason": history.stop_reason,
+        "rejected_lbfgs_trials": history.rejected,
         "config": {k: v for k, v in vars(cfg).items()},
         "quick": quick,
     }
