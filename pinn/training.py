@@ -46,7 +46,8 @@ class History:
     Attributes:
         terms: ``{name: [value per step]}``, each term unweighted.
         total: weighted total loss per step.
-        phase: ``"adam"`` or ``"lbfgs"`` per step.
+        phase: ``"adam"``, ``"lbfgs"`` or ``"final"`` per step (``"final"``: one evaluation at
+            the returned parameters after L-BFGS, whose last evaluation may be a line-search trial).
         time_s: wall-clock seconds since the start of training, per step.
         weights: the weights used for the terms.
         stop_reason: ``"steps"`` (budget spent), ``"tol"`` (total <= tol), ``"lbfgs_converged"``
@@ -162,7 +163,8 @@ def fit(
             same names.
         weights: ``{name: weight}``; names not listed get weight 1. An unknown name raises.
         adam_steps: number of Adam steps (default 1000; 0 skips Adam).
-        lbfgs_steps: number of L-BFGS iterations (default 0; each may take several evaluations).
+        lbfgs_steps: number of L-BFGS iterations (default 0; each may take several evaluations,
+            at most 30 per iteration on average).
         lr: Adam learning rate (default 1e-3).
         lr_decay: factor by which the Adam learning rate has decayed (exponentially) at the last
             Adam step (default 1.0: constant).
@@ -275,7 +277,7 @@ def fit(
                 params,
                 lr=lbfgs_lr,
                 max_iter=lbfgs_chunk,
-                max_eval=int(1.25 * lbfgs_chunk) + 1,
+                max_eval=30 * lbfgs_chunk,
                 history_size=lbfgs_history,
                 tolerance_grad=1e-12,
                 tolerance_change=1e-14,
@@ -300,9 +302,10 @@ def fit(
             while done < lbfgs_steps:
                 chunk = min(lbfgs_chunk, lbfgs_steps - done)
                 lbfgs.param_groups[0]["max_iter"] = chunk
-                lbfgs.param_groups[0]["max_eval"] = int(1.25 * chunk) + 1
+                lbfgs.param_groups[0]["max_eval"] = 30 * chunk
                 state = lbfgs.state[lbfgs._params[0]]
                 before = state.get("n_iter", 0)
+                evals_before = state.get("func_evals", 0)
                 snapshot = [p.detach().clone() for p in params]
                 lbfgs.step(closure)
                 advanced = state.get("n_iter", 0) - before
@@ -314,9 +317,14 @@ def fit(
                             p.copy_(s)
                     history.stop_reason = "lbfgs_nonfinite"
                     break
-                if advanced < chunk and done < lbfgs_steps:
+                evals = state.get("func_evals", 0) - evals_before
+                if advanced < chunk and evals < 30 * chunk and done < lbfgs_steps:
                     history.stop_reason = "lbfgs_converged"
                     break
+        if lbfgs_steps and history.phase and history.phase[-1] == "lbfgs":
+            # the last L-BFGS evaluation may be a line-search trial: record the final parameters
+            total, values = evaluate()
+            record(total, values, "final")
         if not history.stop_reason:
             history.stop_reason = "steps"
     except _Stop:
