@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neurode.utils import write_json  # noqa: E402
-from pinn.recipes import run_case  # noqa: E402
+from pinn.recipes import plot_result, run_case  # noqa: E402
 
 RUNS = (
     [("convection", m, {"beta": b}) for b in (10.0, 30.0, 50.0, 70.0) for m in ("pinn", "lpinn")]
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--only", default="", help="comma-separated cases to run (default all)")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/lpinn[_quick].json)")
+    ap.add_argument("--plots", default=None, help="folder for one PNG per run (default: no plots)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     only = [c for c in args.only.split(",") if c]
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         res = run_case(case, model, param, quick=args.quick, device=args.device)
         rec = res.record
         records.append(rec)
+        if args.plots:
+            Path(args.plots).mkdir(parents=True, exist_ok=True)
+            tag = "_".join([case, model] + [f"{k}{v:g}" for k, v in param.items() if k != "nu" or case != "burgers_standard"])
+            plot_result(res, str(Path(args.plots) / f"{tag}.png"))
         print(f"{case:22s} {model:6s} {param} rel_l2={rec['rel_l2']:.3e} time={rec['train_time_s']:.1f}s", flush=True)
     root = Path(__file__).resolve().parent / "results"
     out = Path(args.out) if args.out else root / ("lpinn_quick.json" if args.quick else "lpinn.json")

@@ -240,6 +240,8 @@ class LagrangianPINN(nn.Module):
         x_scale: displacement scale ``s`` (default automatic, see above).
 
     ``default_weights`` are the paper's: ``r_x`` 10, ``r_u`` 1, ``ic_x`` 1000, ``ic_u`` 1000.
+    The output layers start at zero, so training starts from ``x_L = x0`` (no crossing
+    characteristics, a Jacobian of 1).
     """
 
     def __init__(
@@ -267,9 +269,15 @@ class LagrangianPINN(nn.Module):
         in_dim = 2 * harmonics + 1
         if shared_trunk:
             self.trunk = MLP(in_dim, 2, width, depth)
+            heads = [self.trunk.net[-1]]
         else:
             self.net_u = MLP(in_dim, 1, width, depth)
             self.net_x = MLP(in_dim, 1, width, depth)
+            heads = [self.net_u.net[-1], self.net_x.net[-1]]
+        # Zero output layers: training starts from x_L = x0 (Jacobian 1, no crossing
+        # characteristics, whatever x_scale) and, with hard ICs, from u = u0.
+        for head in heads:
+            nn.init.zeros_(head.weight)
         w = {"r_x": 10.0, "r_u": 1.0}
         if ic == "soft":
             w |= {"ic_x": 1000.0, "ic_u": 1000.0}

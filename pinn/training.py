@@ -164,7 +164,7 @@ def fit(
         weights: ``{name: weight}``; names not listed get weight 1. An unknown name raises.
         adam_steps: number of Adam steps (default 1000; 0 skips Adam).
         lbfgs_steps: number of L-BFGS iterations (default 0; each may take several evaluations,
-            at most 30 per iteration on average).
+            at most 1.25 per iteration on average, as torch's default ``max_eval``).
         lr: Adam learning rate (default 1e-3).
         lr_decay: factor by which the Adam learning rate has decayed (exponentially) at the last
             Adam step (default 1.0: constant).
@@ -277,7 +277,7 @@ def fit(
                 params,
                 lr=lbfgs_lr,
                 max_iter=lbfgs_chunk,
-                max_eval=30 * lbfgs_chunk,
+                max_eval=int(1.25 * lbfgs_chunk) + 1,
                 history_size=lbfgs_history,
                 tolerance_grad=1e-12,
                 tolerance_change=1e-14,
@@ -302,7 +302,8 @@ def fit(
             while done < lbfgs_steps:
                 chunk = min(lbfgs_chunk, lbfgs_steps - done)
                 lbfgs.param_groups[0]["max_iter"] = chunk
-                lbfgs.param_groups[0]["max_eval"] = 30 * chunk
+                max_eval = int(1.25 * chunk) + 1
+                lbfgs.param_groups[0]["max_eval"] = max_eval
                 state = lbfgs.state[lbfgs._params[0]]
                 before = state.get("n_iter", 0)
                 evals_before = state.get("func_evals", 0)
@@ -318,7 +319,7 @@ def fit(
                     history.stop_reason = "lbfgs_nonfinite"
                     break
                 evals = state.get("func_evals", 0) - evals_before
-                if advanced < chunk and evals < 30 * chunk and done < lbfgs_steps:
+                if advanced < chunk and evals < max_eval and done < lbfgs_steps:
                     history.stop_reason = "lbfgs_converged"
                     break
         if lbfgs_steps and history.phase and history.phase[-1] == "lbfgs":
