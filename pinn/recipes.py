@@ -98,7 +98,7 @@ def default_config(case: str, model: str, quick: bool = False) -> Config:
         if quick:
             cfg.width, cfg.depth, cfg.n_x, cfg.n_t, cfg.adam_steps, cfg.lbfgs_steps = 32, 3, 48, 32, 300, 200
         return cfg
-    cfg = Config(adam_steps=1000, lbfgs_steps=1500)
+    cfg = Config(width=32, depth=4, n_x=48, n_t=40, adam_steps=1000, lbfgs_steps=1000)
     if quick:
         cfg.width, cfg.depth, cfg.n_x, cfg.n_t, cfg.adam_steps, cfg.lbfgs_steps = 32, 3, 32, 24, 300, 150
     return cfg
