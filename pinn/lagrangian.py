@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from neurode.autodiff import partial
 
 from .problems import Transport1D
-from .sampling import check_points, periodic_embedding
+from .sampling import PeriodicEmbedding, check_points
 
 __all__ = ["MLP", "PINN", "LagrangianPINN", "periodic_interp"]
 
@@ -109,6 +109,7 @@ class PINN(nn.Module):
                 raise ValueError(f"{name}: expected 'soft' or 'hard', got {v!r}")
         self.problem, self.ic, self.bc, self.harmonics = problem, ic, bc, harmonics
         self.embed = bc == "hard" and problem.bc == "periodic"
+        self.embedding = PeriodicEmbedding(problem.domain, dims=(0,), harmonics=harmonics) if self.embed else None
         in_dim = 2 * harmonics + 1 if self.embed else 2
         self.net = MLP(in_dim, 1, width, depth)
         w = {"residual": 1.0}
@@ -122,8 +123,8 @@ class PINN(nn.Module):
         """``u`` at points ``xt`` ``(B, 2)``; returns ``(B,)``."""
         dom = self.problem.domain
         x, t = xt[:, 0], xt[:, 1]
-        if self.embed:
-            z = periodic_embedding(xt, dom, dims=(0,), harmonics=self.harmonics)
+        if self.embedding is not None:
+            z = self.embedding(xt)
             z = torch.cat([z[:, :-1], _scale_t(z[:, -1:], dom.t_span)], 1)
         else:
             a, b = dom.space.lows[0], dom.space.highs[0]
@@ -266,6 +267,7 @@ class LagrangianPINN(nn.Module):
         if not (isinstance(x_scale, (int, float)) and x_scale > 0 and math.isfinite(x_scale)):
             raise ValueError(f"x_scale: expected a positive finite float, got {x_scale!r}")
         self.x_scale = float(x_scale)
+        self.embedding = PeriodicEmbedding(dom, dims=(0,), harmonics=harmonics)
         in_dim = 2 * harmonics + 1
         if shared_trunk:
             self.trunk = MLP(in_dim, 2, width, depth)
@@ -286,7 +288,7 @@ class LagrangianPINN(nn.Module):
     def forward(self, x0t: Tensor) -> tuple[Tensor, Tensor]:
         """``(u, x_L)`` at Lagrangian points ``x0t`` ``(B, 2)`` (columns ``x0, t``); each ``(B,)``."""
         dom = self.problem.domain
-        z = periodic_embedding(x0t, dom, dims=(0,), harmonics=self.harmonics)
+        z = self.embedding(x0t)
         z = torch.cat([z[:, :-1], _scale_t(z[:, -1:], dom.t_span)], 1)
         if self.shared_trunk:
             o = self.trunk(z)
@@ -339,8 +341,7 @@ class LagrangianPINN(nn.Module):
 
         Args:
             x0t: collocation points ``(N, 2)``.
-            x0_ic: initial positions ``(M,)`` (default: the distinct ``x0`` of ``x0t``... taken as
-                the ``x0`` column of ``x0t``).
+            x0_ic: initial positions ``(M,)`` for soft ICs (default: the ``x0`` column of ``x0t``).
         """
         r_x, r_u = self.residuals(x0t)
         out = {"r_x": r_x.pow(2).mean(), "r_u": r_u.pow(2).mean()}

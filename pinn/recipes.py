@@ -24,7 +24,7 @@ from .problems import Transport1D, relative_l2
 from .sampling import grid, grid_axes, sample, sample_boundary, sample_initial
 from .training import History, fit
 
-__all__ = ["CASES", "Config", "Result", "make_problem", "default_config", "run_case"]
+__all__ = ["CASES", "Config", "Result", "make_problem", "default_config", "run_case", "plot_result"]
 
 CASES = ("convection", "burgers", "convection_diffusion", "burgers_standard", "reaction")
 
