@@ -154,6 +154,8 @@ def run_case(
         "model": model,
         "param": dict(param),
         "rel_l2": relative_l2(u_pred, u_ref),
+        # the error relative to the fluctuation u - mean(u) (stricter when the mean is large, e.g. C = 30)
+        "rel_l2_centered": relative_l2(u_pred - u_ref.mean(), u_ref - u_ref.mean()),
         "train_time_s": round(train_time, 2),
         "steps": {"adam": cfg.adam_steps, "lbfgs": cfg.lbfgs_steps, "evaluations": len(history)},
         "final_loss": history.last(),
