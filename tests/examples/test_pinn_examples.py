@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ["lpinn_convection", "lpinn_burgers", "lpinn_convection_diffusion", "pinn_burgers"]
+EXAMPLES = ["lpinn_convection", "lpinn_burgers", "lpinn_convection_diffusion", "lpinn_reaction", "pinn_burgers"]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

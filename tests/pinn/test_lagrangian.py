@@ -56,6 +56,13 @@ def test_quick_convection_lpinn_reaches_target():
     assert err <= 1e-2, (err, h.last())
 
 
+def test_quick_reaction_lpinn():
+    from pinn.recipes import run_case
+
+    res = run_case("reaction", "lpinn", {"c": 1.0, "nu": 0.01}, quick=True, progress=False)
+    assert res.record["rel_l2"] <= 1e-2 and res.u_pred.shape == (100, 256)
+
+
 def test_soft_lpinn_and_shared_trunk_terms():
     p = Transport1D.convection_diffusion(30.0, 0.01)
     m = LagrangianPINN(p, width=8, depth=2, shared_trunk=True)

@@ -57,6 +57,15 @@ def test_burgers_standard_cole_hopf_vs_spectral():
     assert np.abs(u).max() <= 1.0
 
 
+def test_periodic_transport_special_cases():
+    # constant speed: exact translation; speed 0 with a logistic source: the exact reaction solution
+    u0 = lambda z: 0.5 + 0.25 * np.sin(z)  # noqa: E731
+    u = pdes.periodic_transport(X, T, u0, lambda v: 0 * v + 3.0, 0.0, n=64)
+    np.testing.assert_allclose(u, pdes.convection(X, T, 3.0, u0), atol=1e-8)
+    u = pdes.periodic_transport(X, T, u0, lambda v: 0 * v, 0.0, source=lambda v: 2.0 * v * (1 - v), n=64)
+    np.testing.assert_allclose(u, pdes.reaction(X, T, 2.0, u0), atol=1e-8)
+
+
 def test_problem_references_shapes():
     for p in (Transport1D.convection(10.0), Transport1D.convection_diffusion(30.0, 0.01)):
         assert p.reference(X, T).shape == (6, 64)
