@@ -311,6 +311,11 @@ def periodic_embedding(
     check_points(x, box.dim)
     if not isinstance(harmonics, int) or harmonics < 1:
         raise ValueError(f"harmonics: expected a positive int, got {harmonics!r}")
+    return _embed(x, box, dims, harmonics)
+
+
+def _embed(x: Tensor, box: Rectangle, dims: tuple[int, ...], harmonics: int) -> Tensor:
+    """:func:`periodic_embedding` without validation (no host synchronisation)."""
     k = torch.arange(1, harmonics + 1, dtype=x.dtype, device=x.device)
     feats = []
     for d in dims:
@@ -329,10 +334,14 @@ class PeriodicEmbedding(nn.Module):
     def __init__(self, domain: Domain, dims: Sequence[int] | None = None, harmonics: int = 1) -> None:
         super().__init__()
         box, dims = _embedding_dims(domain, dims)
+        if not isinstance(harmonics, int) or harmonics < 1:
+            raise ValueError(f"harmonics: expected a positive int, got {harmonics!r}")
+        self.box = box
         self.domain = domain
         self.dims = dims
         self.harmonics = harmonics
         self.out_dim = box.dim + (2 * harmonics - 1) * len(dims)
 
     def forward(self, x: Tensor) -> Tensor:
-        return periodic_embedding(x, self.domain, self.dims, self.harmonics)
+        """``(N, D) -> (N, out_dim)``; no validation (use inside training loops)."""
+        return _embed(x, self.box, self.dims, self.harmonics)

@@ -46,11 +46,14 @@ class History:
     Attributes:
         terms: ``{name: [value per step]}``, each term unweighted.
         total: weighted total loss per step.
-        phase: ``"adam"`` or ``"lbfgs"`` per step.
+        phase: ``"adam"``, ``"lbfgs"`` or ``"final"`` per step (``"final"``: one evaluation at
+            the returned parameters after L-BFGS, whose last evaluation may be a line-search trial).
         time_s: wall-clock seconds since the start of training, per step.
         weights: the weights used for the terms.
         stop_reason: ``"steps"`` (budget spent), ``"tol"`` (total <= tol), ``"lbfgs_converged"``
-            (L-BFGS stopped on its own tolerances) or ``"callback"``.
+            (L-BFGS stopped on its own tolerances), ``"lbfgs_nonfinite"`` (an L-BFGS chunk ended
+            at a non-finite loss; the parameters before it were restored) or ``"callback"``.
+        rejected: L-BFGS line-search trials with a non-finite loss (treated as +inf, not recorded).
     """
 
     terms: dict[str, list[float]] = field(default_factory=dict)
@@ -59,6 +62,7 @@ class History:
     time_s: list[float] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
     stop_reason: str = ""
+    rejected: int = 0
 
     def __len__(self) -> int:
         return len(self.total)
@@ -84,6 +88,7 @@ class History:
             "time_s": list(self.time_s),
             "weights": dict(self.weights),
             "stop_reason": self.stop_reason,
+            "rejected": self.rejected,
         }
 
     @classmethod
@@ -95,6 +100,7 @@ class History:
             time_s=list(d.get("time_s", [])),
             weights=dict(d.get("weights", {})),
             stop_reason=str(d.get("stop_reason", "")),
+            rejected=int(d.get("rejected", 0)),
         )
 
     def _append(self, terms: Mapping[str, float], total: float, phase: str, t: float) -> None:
@@ -157,7 +163,8 @@ def fit(
             same names.
         weights: ``{name: weight}``; names not listed get weight 1. An unknown name raises.
         adam_steps: number of Adam steps (default 1000; 0 skips Adam).
-        lbfgs_steps: number of L-BFGS iterations (default 0; each may take several evaluations).
+        lbfgs_steps: number of L-BFGS iterations (default 0; each may take several evaluations,
+            at most 1.25 per iteration on average, as torch's default ``max_eval``).
         lr: Adam learning rate (default 1e-3).
         lr_decay: factor by which the Adam learning rate has decayed (exponentially) at the last
             Adam step (default 1.0: constant).
@@ -176,7 +183,8 @@ def fit(
         A :class:`History` with one entry per Adam step and per L-BFGS function evaluation.
 
     Raises:
-        FloatingPointError: if the loss becomes NaN or infinite (names the terms and the step).
+        FloatingPointError: if the loss becomes NaN or infinite during Adam (names the terms and
+            the step). During L-BFGS a non-finite trial point is rejected instead (see ``History``).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -279,6 +287,13 @@ def fit(
             def closure() -> Tensor:
                 lbfgs.zero_grad(set_to_none=True)
                 total, values = evaluate()
+                if not bool(torch.isfinite(total)):
+                    # a line-search trial left the region where the loss is defined: report +inf
+                    # with a zero gradient so that the strong-Wolfe search backtracks (bisects).
+                    history.rejected += 1
+                    for p in params:
+                        p.grad = torch.zeros_like(p)
+                    return total.detach().new_tensor(float("inf"))
                 total.backward()
                 record(total, values, "lbfgs")
                 return total
@@ -287,15 +302,30 @@ def fit(
             while done < lbfgs_steps:
                 chunk = min(lbfgs_chunk, lbfgs_steps - done)
                 lbfgs.param_groups[0]["max_iter"] = chunk
-                lbfgs.param_groups[0]["max_eval"] = int(1.25 * chunk) + 1
+                max_eval = int(1.25 * chunk) + 1
+                lbfgs.param_groups[0]["max_eval"] = max_eval
                 state = lbfgs.state[lbfgs._params[0]]
                 before = state.get("n_iter", 0)
+                evals_before = state.get("func_evals", 0)
+                snapshot = [p.detach().clone() for p in params]
                 lbfgs.step(closure)
                 advanced = state.get("n_iter", 0) - before
                 done += chunk
-                if advanced < chunk and done < lbfgs_steps:
+                end_total, _ = evaluate()
+                if not bool(torch.isfinite(end_total)):
+                    with torch.no_grad():
+                        for p, s in zip(params, snapshot):
+                            p.copy_(s)
+                    history.stop_reason = "lbfgs_nonfinite"
+                    break
+                evals = state.get("func_evals", 0) - evals_before
+                if advanced < chunk and evals < max_eval and done < lbfgs_steps:
                     history.stop_reason = "lbfgs_converged"
                     break
+        if lbfgs_steps and history.phase and history.phase[-1] == "lbfgs":
+            # the last L-BFGS evaluation may be a line-search trial: record the final parameters
+            total, values = evaluate()
+            record(total, values, "final")
         if not history.stop_reason:
             history.stop_reason = "steps"
     except _Stop:

@@ -20,7 +20,7 @@ def _problem(seed=0):
 def test_fit_adam_then_lbfgs_history():
     net, loss_fn = _problem()
     h = fit(net, loss_fn, weights={"reg": 1e-6}, adam_steps=100, lbfgs_steps=50, lr=1e-2, progress=False)
-    assert h.phase.count("adam") == 100 and h.phase[-1] == "lbfgs"
+    assert h.phase.count("adam") == 100 and h.phase[-2] == "lbfgs" and h.phase[-1] == "final"
     assert set(h.terms) == {"data", "reg"} and len(h.terms["data"]) == len(h.total) == len(h.time_s)
     assert h.weights == {"data": 1.0, "reg": 1e-6}
     assert h.total[-1] < 1e-4 < h.total[0]
