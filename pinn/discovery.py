@@ -40,6 +40,8 @@ from torch import Tensor, nn
 
 from neurode.autodiff import partial
 
+from .lagrangian import MLP
+
 __all__ = ["MLP", "ScaledHidden", "HiddenODE", "HiddenPDE"]
 
 
@@ -52,31 +54,6 @@ def _as_vec(v: float | Sequence[float] | Tensor, n: int, name: str, dtype: torch
     if not torch.isfinite(t).all():
         raise ValueError(f"{name}: expected finite values, got {t.tolist()}")
     return t
-
-
-class MLP(nn.Module):
-    """Fully connected tanh network (B, d_in) -> (B, d_out) with Xavier initialisation."""
-
-    def __init__(self, d_in: int, d_out: int, width: int = 32, depth: int = 3,
-                 activation: type[nn.Module] = nn.Tanh) -> None:
-        super().__init__()
-        for name, v in (("d_in", d_in), ("d_out", d_out), ("width", width), ("depth", depth)):
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name}: expected a positive int, got {v!r}")
-        layers: list[nn.Module] = []
-        d = d_in
-        for _ in range(depth):
-            layers += [nn.Linear(d, width), activation()]
-            d = width
-        layers.append(nn.Linear(d, d_out))
-        self.net = nn.Sequential(*layers)
-        for m in self.net:
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_normal_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
 
 
 class ScaledHidden(nn.Module):

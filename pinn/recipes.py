@@ -24,7 +24,7 @@ from .problems import Transport1D, relative_l2
 from .sampling import grid, grid_axes, sample, sample_boundary, sample_initial
 from .training import History, fit
 
-__all__ = ["CASES", "Config", "Result", "make_problem", "default_config", "run_case", "plot_result"]
+__all__ = ["CASES", "Config", "Result", "make_problem", "default_config", "run_case", "plot_result", "example_main"]
 
 CASES = ("convection", "burgers", "convection_diffusion", "burgers_standard", "reaction")
 
@@ -202,3 +202,37 @@ def plot_result(res: Result, path: str, title: str = "") -> None:
                  f"rel L2 {res.record['rel_l2']:.2e}")
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def example_main(name: str, description: str, full: list, quick: list, argv: list[str] | None = None) -> int:
+    """Command line of the PINN examples: run ``quick`` or ``full`` cases, plot each, write results.json.
+
+    Args:
+        name: example name; the default output folder is ``runs/<name>``.
+        description: the ``--help`` text.
+        full, quick: lists of ``(case, model, param)`` for full mode and ``--quick``.
+        argv: arguments (default ``sys.argv[1:]``): ``--quick``, ``--device``, ``--threads``, ``--out``.
+    """
+    import argparse
+
+    from neurode.utils import run_dir, write_json
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--quick", action="store_true", help="a short run (under a minute on CPU)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--out", default=None, help=f"output folder (default runs/{name})")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = run_dir(name, args.out)
+    records = []
+    for case, model, param in quick if args.quick else full:
+        res = run_case(case, model, param, quick=args.quick, device=args.device)
+        records.append(res.record)
+        tag = "_".join([model] + [f"{k}{v:g}" for k, v in param.items()])
+        plot_result(res, str(out / f"{tag}.png"))
+        print(f"{model} {case} {param}: rel_l2={res.record['rel_l2']:.3e} "
+              f"time={res.record['train_time_s']:.1f}s", flush=True)
+    write_json(out / "results.json", {"example": name, "quick": args.quick, "runs": records})
+    print(f"wrote {out / 'results.json'}")
+    return 0
