@@ -6,7 +6,7 @@
 (b) Neural vector field (MLP 2-64-64-2, tanh), B = 1024, t in [0, 1]: forward, and forward +
     backward with direct and adjoint gradients.
 
-Usage: python benchmarks/ode_solvers.py [--quick] [--threads 1] [--runs 7]
+Usage: python benchmarks/ode_solvers.py [--quick] [--threads 1] [--runs 15]
 Writes benchmarks/results/ode_solvers.json (or ode_solvers_quick.json with --quick).
 """
 
@@ -202,7 +202,14 @@ def part_b(B: int, runs: int) -> list[dict]:
             print(f"torchode adjoint unavailable: {exc}", file=sys.stderr)
     for fn in runners.values():
         fn()
-    times, cpu = _interleaved(runners, runs)
+    # interleave within each pass (forward / direct / adjoint) only: the peers' heavy adjoints
+    # leave the allocator in a state that slows whichever run follows them
+    times, cpu = {}, {}
+    for gradient in ("forward", "direct", "adjoint"):
+        group = {k: fn for k, fn in runners.items() if k[1] == gradient}
+        t_g, c_g = _interleaved(group, runs)
+        times.update(t_g)
+        cpu.update(c_g)
     records = [dict(part="b", problem="mlp_2_64_64_2", B=B, method="dopri5", dtype="float32", library=k[0],
                     gradient=k[1], median_s=statistics.median(v), times_s=v, cpu_median_s=statistics.median(cpu[k]))
                for k, v in times.items()]
@@ -215,8 +222,10 @@ def _interleaved(runners: dict, runs: int):
     Returns wall-clock and process CPU times per runner."""
     times = {k: [] for k in runners}
     cpu = {k: [] for k in runners}
-    for _ in range(runs):
-        for k, fn in runners.items():
+    keys = list(runners)
+    for r in range(runs):
+        for k in keys[r % len(keys):] + keys[: r % len(keys)]:  # rotate the order every round
+            fn = runners[k]
             c0, t0 = time.process_time(), time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t0)
@@ -269,7 +278,7 @@ def main(argv=None) -> dict:
     p.add_argument("--out", default=None, help="JSON path")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    runs = a.runs or (3 if a.quick else 7)
+    runs = a.runs or (3 if a.quick else 15)
     if a.quick:
         recs = part_a(32, runs, [torch.float64], ["dopri5"]) + part_b(64, runs)
     else:
