@@ -6,6 +6,9 @@ The data follow the spiral of the Neural ODE paper's demo, ``y' = A y^3`` with
 ODE ``f(y) = W2 tanh(W1 y^3 + b1) + b2`` (tsit5) is fitted to the noisy training trajectories by MSE;
 the test MSE is against the clean test trajectories. Methods: vanilla, global error regularization
 (Pal et al. 2021) and local error regularization with unbiased sampling (Pal et al. 2023).
+``--n-train``, ``--noise`` and ``--aug-dims`` change the setting: with ``--aug-dims k`` the field
+acts on ``z = (y, a)``, ``k`` latent dimensions starting at 0 (Dupont et al. 2019), and only ``y``
+is compared with the data.
 
 Run:
     PYTHONPATH=. python examples/regularization_spiral.py --quick      # < 1 minute on CPU
@@ -42,6 +45,7 @@ class SpiralConfig:
     t_end: float = 3.0
     noise: float = 0.05
     width: int = 50
+    aug_dims: int = 0  # latent state dimensions appended to y, zero at t0 (Dupont et al. 2019); 0: none
     iters: int = 300
     lr: float = 3e-2
     rtol: float = 1e-6
@@ -52,14 +56,29 @@ class SpiralConfig:
 
 
 class CubicField(nn.Module):
-    """``f(t, y) = W2 tanh(W1 y^3 + b1) + b2`` (the Neural ODE demo's model)."""
+    """``f(t, z) = W2 tanh(W1 z^3 + b1) + b2`` (the Neural ODE demo's model) on the augmented state
+    ``z = (y, a)`` of dimension ``2 + aug_dims``."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, aug_dims: int = 0):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(2, width), nn.Tanh(), nn.Linear(width, 2))
+        d = 2 + aug_dims
+        self.net = nn.Sequential(nn.Linear(d, width), nn.Tanh(), nn.Linear(width, d))
 
     def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.net(y**3)
+
+
+class AugmentedNeuralODE(NeuralODE):
+    """``NeuralODE`` on ``z = (y, 0)`` (``aug_dims`` zeros appended); returns the ``y`` part only.
+    The solver (and every regularizer) sees the whole augmented state."""
+
+    def __init__(self, *args, aug_dims: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.aug_dims = aug_dims
+
+    def forward(self, y0: torch.Tensor, **kwargs) -> torch.Tensor:
+        z0 = torch.cat([y0, y0.new_zeros(y0.shape[0], self.aug_dims)], dim=1)
+        return super().forward(z0, **kwargs)[..., : y0.shape[1]]
 
 
 def make_data(cfg: SpiralConfig, seed: int = 0) -> dict:
@@ -100,8 +119,9 @@ def run_method(method: str, seed: int, cfg: SpiralConfig, data: dict, device: st
     """Train one model; return (record, predicted test trajectories)."""
     g = seed_everything(seed)
     d = {k: v.to(device) for k, v in data.items()}
-    node = NeuralODE(CubicField(cfg.width), (0.0, cfg.t_end), t_eval=data["t"], rtol=cfg.rtol, atol=cfg.atol,
-                     regularizers=regularizers_for(method, cfg), generator=g).to(device)
+    node = AugmentedNeuralODE(CubicField(cfg.width, cfg.aug_dims), (0.0, cfg.t_end), t_eval=data["t"],
+                              rtol=cfg.rtol, atol=cfg.atol, regularizers=regularizers_for(method, cfg), generator=g,
+                              aug_dims=cfg.aug_dims).to(device)
     opt = torch.optim.Adam(node.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.iters)
     t_start = time.perf_counter()
@@ -179,11 +199,17 @@ def main(argv=None) -> dict:
     p.add_argument("--error-weight", default=None, help="w0,w1 of the global error weight annealing")
     p.add_argument("--local-weight", default=None, help="w0,w1 of the local error weight annealing")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--n-train", type=int, default=None, help="training trajectories")
+    p.add_argument("--noise", type=float, default=None, help="observation noise sd")
+    p.add_argument("--aug-dims", type=int, default=None, help="latent dimensions appended to the state")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     cfg = quick_config() if a.quick else SpiralConfig()
     if a.iters is not None:
         cfg.iters = a.iters
+    for name in ("n_train", "noise", "aug_dims"):
+        if getattr(a, name) is not None:
+            setattr(cfg, name, getattr(a, name))
     if a.error_weight:
         cfg.error_weight = tuple(float(x) for x in a.error_weight.split(","))
     if a.local_weight:
