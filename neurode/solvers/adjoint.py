@@ -87,7 +87,6 @@ class _AdjointFn(torch.autograd.Function):
         def hook(t: Tensor, dt: Tensor, gs: list, accept: Tensor, a: Sequence[Tensor]) -> None:
             if not params:
                 return
-            A = t.shape[0]
             tt = torch.cat([t + c[j] * dt for j in stages])
             Z = torch.cat([gs[j] for j in stages])
             w = torch.cat([-(b[j] * dt) * accept for j in stages])
@@ -98,7 +97,6 @@ class _AdjointFn(torch.autograd.Function):
             for acc, g in zip(pgrads, gr):
                 if g is not None:
                     acc.add_(g)
-            del A
 
         a = grad_ys[:, -1]
         for i in range(T - 1, 0, -1):

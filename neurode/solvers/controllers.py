@@ -37,12 +37,12 @@ class IController:
     def __post_init__(self) -> None:
         _check(self.safety, self.fmin, self.fmax)
 
-    def factor(self, E: Tensor, E_prev: Tensor, accept: Tensor, finite: Tensor, k: int) -> Tensor:
+    def factor(self, E: Tensor, E_prev: Tensor, accept: Tensor, k: int) -> Tensor:
         """Step-size factors (A,) from error ratios ``E`` (A,) of this and the previous accepted step."""
         raw = E.clamp_min(_E_MIN).pow(-1.0 / k)
-        return self._clip(raw, accept, finite)
+        return self._clip(raw, accept)
 
-    def _clip(self, raw: Tensor, accept: Tensor, finite: Tensor) -> Tensor:
+    def _clip(self, raw: Tensor, accept: Tensor) -> Tensor:
         fac = (raw * self.safety).clamp(self.fmin, self.fmax)
         fac = torch.where(accept, fac, fac.clamp_max(1.0))
         return fac.nan_to_num(nan=self.fmin)
@@ -57,11 +57,11 @@ class PIController(IController):
     beta1: float = 0.7
     beta2: float = 0.4
 
-    def factor(self, E: Tensor, E_prev: Tensor, accept: Tensor, finite: Tensor, k: int) -> Tensor:
+    def factor(self, E: Tensor, E_prev: Tensor, accept: Tensor, k: int) -> Tensor:
         Ec = E.clamp_min(_E_MIN)
         pi = Ec.pow(-self.beta1 / k) * E_prev.clamp_min(1e-4).pow(self.beta2 / k)
         raw = torch.where(accept, pi, Ec.pow(-1.0 / k))
-        return self._clip(raw, accept, finite)
+        return self._clip(raw, accept)
 
 
 def get_controller(controller: str | IController) -> IController:

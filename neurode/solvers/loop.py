@@ -83,12 +83,10 @@ def integrate(
     t = t_eval[:, 0]
     t_end = t_eval[:, -1]
     dirn = torch.sign(t_end - t)
-    dte_all = dirn[:, None] * t_eval  # ascending per row
     te = t_eval
-    dte = dte_all
+    dte = dirn[:, None] * t_eval  # ascending per row
     y = y0
     args_w = tuple(args)
-    per_sample_tol = rtol.dim() > 0 or atol.dim() > 0
     rtol_w = rtol.expand(B, N) if rtol.dim() > 0 else rtol
     atol_w = atol.expand(B, N) if atol.dim() > 0 else atol
 
@@ -146,7 +144,7 @@ def integrate(
         nst = nst + 1
         t_cur = torch.where(accept, t_new, t)
         if adaptive:
-            dt_next = dt * controller.factor(E, E_prev, accept, finite, k_exp)
+            dt_next = dt * controller.factor(E, E_prev, accept, k_exp)
         else:
             dt_next = dirn * dt0.abs()
         remaining = t_end - t_cur
@@ -229,9 +227,8 @@ def integrate(
                 RS = keep(RS)
             if dt0 is not None and dt0.dim() > 0:
                 dt0 = keep(dt0)
-            if per_sample_tol:
-                rtol_w = keep(rtol_w) if rtol_w.dim() > 0 else rtol_w
-                atol_w = keep(atol_w) if atol_w.dim() > 0 else atol_w
+            rtol_w = keep(rtol_w) if rtol_w.dim() > 0 else rtol_w
+            atol_w = keep(atol_w) if atol_w.dim() > 0 else atol_w
             args_w = tuple(keep(a) for a in args_w)
 
     # ---- assemble outputs (out-of-place, differentiable)
