@@ -48,6 +48,11 @@ class NeuralODE(nn.Module):
         max_steps: steps allowed per sample.
         generator: random source of the regularizers that sample (local, STEER, RNODE probes);
             default torch's global generator. ``forward(..., generator=g)`` overrides it.
+        step_gradient: (direct mode) differentiate through the controller's step-size choices
+            (True, default: the exact derivative of the computation) or hold the step sizes
+            constant for the gradient (False, as diffrax does). False is steadier when the solve
+            spans a long interval without data or with a strong global error regularizer (the
+            spiral latent ODE diverges otherwise); see ``solve_ode``.
 
     Attributes (after a forward pass):
         solution: the last :class:`~neurode.Solution`, restricted to the requested output times and
@@ -83,6 +88,7 @@ class NeuralODE(nn.Module):
         dt: float | None = None,
         max_steps: int = 10_000,
         generator: torch.Generator | None = None,
+        step_gradient: bool = True,
     ):
         super().__init__()
         if not isinstance(vector_field, nn.Module):
@@ -107,6 +113,9 @@ class NeuralODE(nn.Module):
         if not tab.adaptive and dt is None:
             raise ValueError(f"dt: the fixed-step method {tab.name!r} needs a step size dt")
         self.rtol, self.atol, self.dt, self.max_steps = rtol, atol, dt, max_steps
+        if not isinstance(step_gradient, bool):
+            raise TypeError(f"step_gradient: expected a bool, got {type(step_gradient).__name__} {step_gradient!r}")
+        self.step_gradient = step_gradient
         self.generator = generator
         self.step = 0
 
@@ -123,6 +132,11 @@ class NeuralODE(nn.Module):
             if not bool((d > 0).all()):
                 raise ValueError(f"t_eval: expected strictly monotone times in the direction of t_span {self.t_span}, got {te.tolist()[:8]}")
             lo, hi = min(t0, t1), max(t0, t1)
+            # snap times within float32 rounding of t0 / t1 onto them (t_eval built in float32 from the
+            # same floats, e.g. torch.linspace(0, 0.1, 5), lands a few ulps outside t_span)
+            slack = 4 * torch.finfo(torch.float32).eps * max(abs(t0), abs(t1), abs(t1 - t0))
+            te = torch.where((te - lo).abs() <= slack, torch.full_like(te, lo), te)
+            te = torch.where((te - hi).abs() <= slack, torch.full_like(te, hi), te)
             if float(te.min()) < lo or float(te.max()) > hi:
                 raise ValueError(f"t_eval: expected times inside t_span {self.t_span}, got range [{float(te.min())}, {float(te.max())}]")
             if float(te[0]) == t0:
@@ -131,7 +145,7 @@ class NeuralODE(nn.Module):
                 grid, out_cols = torch.cat([te.new_tensor([t0]), te]), list(range(1, te.numel() + 1))
             if grid.numel() < 2:
                 raise ValueError(f"t_eval: expected at least one time after t0={t0}, got {te.tolist()}")
-        self.t_eval = None if t_eval is None else torch.as_tensor(t_eval, dtype=torch.float64).detach().cpu().clone()
+        self.t_eval = None if t_eval is None else te.clone()
         self._grid = grid
         self._out_cols = out_cols
         self._sign = sign
@@ -163,7 +177,7 @@ class NeuralODE(nn.Module):
         return solve_ode(
             f, y0, t_ev, method=self.method, rtol=self.rtol, atol=self.atol, dt=self.dt,
             max_steps=self.max_steps, gradient=self.gradient, adjoint_params=params, args=tuple(args),
-            record_steps=record,
+            record_steps=record, step_gradient=self.step_gradient,
         )
 
     def forward(self, y0: Tensor, *, step: int | None = None, generator: torch.Generator | None = None) -> Tensor:

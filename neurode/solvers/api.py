@@ -155,6 +155,7 @@ def solve_ode(
     args: Sequence[Tensor] = (),
     record_steps: bool = False,
     raise_on_failure: bool = True,
+    step_gradient: bool = True,
 ) -> Solution:
     """Solve a batch of ODEs ``dy/dt = f(t, y)``, each sample with its own adaptive steps.
 
@@ -181,6 +182,12 @@ def solve_ode(
         record_steps: return the per-step record (t_j, dt_j, E_j, S_j) in ``Solution.steps``.
         raise_on_failure: raise :class:`SolveError` listing failed samples (default) or return
             the status codes and the partial solution.
+        step_gradient: (direct mode) ``True`` (default): the step sizes chosen by the controller
+            are differentiable, so the gradient is the exact derivative of the computed solution
+            and estimates. ``False``: every step size is a constant for the gradient (as in
+            diffrax); the gradient then ignores how parameters move the step grid, which is
+            steadier when training Neural ODEs over long spans or with the global error
+            regularizer (see docs/regularization.md).
 
     Returns:
         :class:`Solution` with ``ts`` (B, T), ``ys`` (B, T, *S), ``status`` (B,), ``stats``,
@@ -228,7 +235,10 @@ def solve_ode(
 
     k0 = _first_eval(f, t_eval[:, 0], y0, args)
     ff = _wrap(f, y0.shape)
-    opts = dict(rtol=rtol_t, atol=atol_t, controller=ctrl, dt0=step, max_steps=max_steps, args=args)
+    if not isinstance(step_gradient, bool):
+        raise TypeError(f"step_gradient: expected a bool, got {type(step_gradient).__name__} {step_gradient!r}")
+    opts = dict(rtol=rtol_t, atol=atol_t, controller=ctrl, dt0=step, max_steps=max_steps, args=args,
+                step_gradient=step_gradient)
     y0f = y0.reshape(B, -1)
     if gradient == "direct":
         res = integrate(ff, y0f, t_eval, tab, record_steps=record_steps, k0=k0.reshape(B, -1), **opts)
@@ -243,6 +253,7 @@ def solve_ode(
             )
 
         params = _adjoint_params(f, adjoint_params)
+        opts.pop("step_gradient")  # the adjoint's forward solve keeps no graph
         ys, res = adjoint_solve(ff, y0f, t_eval, tab, params, record_steps=record_steps, **opts)
 
     steps = None

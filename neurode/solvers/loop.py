@@ -54,6 +54,7 @@ def integrate(
     record_steps: bool = False,
     step_hook: StepHook | None = None,
     k0: Tensor | None = None,
+    step_gradient: bool = True,
 ) -> LoopResult:
     """Integrate a flattened system per sample.
 
@@ -70,6 +71,8 @@ def integrate(
         record_steps: also return the per-step record.
         step_hook: called after each step's accept decision (used by the adjoint).
         k0: (B, N) ``f(t0, y0)`` if already computed.
+        step_gradient: differentiate through the step-size choices (True) or hold every step
+            size constant for the gradient (False).
     """
     B, N = y0.shape
     T = t_eval.shape[1]
@@ -97,6 +100,8 @@ def integrate(
         init_evals += 1
     else:
         dt = dirn * dt0.abs()
+    if not step_gradient:
+        dt = dt.detach()
     remaining = t_end - t
     last = (dirn * dt) >= (dirn * remaining)
     dt = torch.where(last, remaining, dt)
@@ -140,11 +145,15 @@ def integrate(
         # output times crossed by accepted steps
         pos = torch.searchsorted(dte, (dirn * t_new)[:, None], right=True)[:, 0]
         cnt = torch.where(accept, pos - nxt, 0)
-        done_ok = accept & last
+        # a step shorter than the remaining interval can still land on t_end in floating point
+        # (t + dt rounds to it): that sample has arrived too
+        done_ok = accept & (last | (t_new == t_end))
         nst = nst + 1
         t_cur = torch.where(accept, t_new, t)
         if adaptive:
             dt_next = dt * controller.factor(E, E_prev, accept, k_exp)
+            if not step_gradient:
+                dt_next = dt_next.detach()
         else:
             dt_next = dirn * dt0.abs()
         remaining = t_end - t_cur

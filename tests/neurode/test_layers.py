@@ -178,6 +178,34 @@ def test_rnode_in_layer_matches_closed_form():
     torch.testing.assert_close(node.regularization_terms["rnode"], (kin + a * a * T).mean(), rtol=1e-7, atol=0)
 
 
+def test_float32_t_eval_snaps_to_t_span():
+    """A float32 t_eval built from the same floats as t_span (its end a few ulps past t1) is accepted,
+    and the solve ends exactly at t1."""
+    t_eval = torch.linspace(0.0, 0.1, 5)  # float32: t_eval[-1] = 0.10000000149 > 0.1
+    assert float(t_eval[-1]) > 0.1
+    node = NeuralODE(Decay(), t_span=(0.0, 0.1), t_eval=t_eval, rtol=1e-8, atol=1e-10).double()
+    y0 = torch.ones(2, 1, dtype=F64)
+    ys = node(y0)
+    assert float(node.solution.ts[0, -1]) == 0.1
+    torch.testing.assert_close(ys[:, -1], y0 * math.exp(-0.07), rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="t_eval: expected times inside t_span"):
+        NeuralODE(Decay(), t_span=(0.0, 0.1), t_eval=[0.0, 0.1001])
+
+
+def test_step_gradient_false_same_forward_and_parameter_gradient():
+    """The layer passes step_gradient to the solver: same forward values; the parameter gradient of
+    y(1) for y' = a y matches the closed form y0 e^a (to solver accuracy) either way."""
+    y0 = torch.randn(3, 2, dtype=F64)
+    outs = []
+    for sg in (True, False):
+        node = NeuralODE(Decay(), rtol=1e-10, atol=1e-12, step_gradient=sg).double()
+        y1 = node(y0)
+        (g,) = torch.autograd.grad(y1.sum(), node.vector_field.a)
+        torch.testing.assert_close(g, y0.sum() * torch.exp(node.vector_field.a.detach()), rtol=1e-7, atol=1e-9)
+        outs.append(y1.detach())
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match="vector_field"):
         NeuralODE(lambda t, y: -y)
@@ -195,3 +223,5 @@ def test_bad_input():
         NeuralODE(Decay(), method="rk4")
     with pytest.raises(TypeError, match="y0"):
         NeuralODE(Decay())([[1.0]])
+    with pytest.raises(TypeError, match="step_gradient: expected a bool"):
+        NeuralODE(Decay(), step_gradient=0)

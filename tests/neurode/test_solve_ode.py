@@ -208,3 +208,18 @@ def test_nfe_counts_evaluations():
         calls.clear()
         sol = solve_ode(f, torch.ones(1, 1, dtype=F64), [0.0, 1.0], method=method)
         assert sol.stats["nfe"].item() == len(calls) - 0, method
+
+
+def test_step_landing_on_t_end_by_rounding_finishes():
+    """A step with dt < t_end - t whose sum t + dt rounds to t_end (float32) ends the solve there
+    instead of failing with a zero-length next step (step size underflow)."""
+    t_end = torch.tensor(18.849556, dtype=torch.float32)
+    t_prev = torch.nextafter(t_end, torch.tensor(0.0)) - 4 * (t_end - torch.nextafter(t_end, torch.tensor(0.0)))
+    remaining = t_end - t_prev
+    dt = remaining * 0.9  # shorter than the remaining interval, yet t_prev + dt == t_end in float32
+    assert float(dt) < float(remaining) and float(t_prev + dt) == float(t_end)
+    t_eval = torch.stack([t_prev, t_end]).expand(3, 2)
+    y0 = torch.ones(3, 1)
+    sol = solve_ode(lambda t, y: -y, y0, t_eval, dt0=dt.expand(3), rtol=1e-3, atol=1e-3)
+    assert bool(sol.success.all())
+    torch.testing.assert_close(sol.ys[:, -1], y0 * torch.exp(-remaining), rtol=1e-5, atol=1e-6)
