@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from .controllers import IController
-from .rk import error_ratio, initial_step, interpolate, rk_step, stiffness_lambda
+from .rk import error_ratio, initial_step, interpolate, interpolate_many, rk_step, stiffness_lambda
 from .solution import Status
 from .tableaus import ButcherTableau
 
@@ -171,12 +171,18 @@ def integrate(
         packed = int((cnt.max() * (B + 1) + finished.sum()).item())
         max_cnt, n_fin = divmod(packed, B + 1)
 
-        for m in range(int(max_cnt)):
-            col = (nxt + m).clamp(max=T - 1)
+        if max_cnt == 1:
+            col = nxt.clamp(max=T - 1)
             tq = te.gather(1, col[:, None])[:, 0]
-            val = interpolate(tab, (tq - t) / dt, dt, y, y1, ks, k_end, K)
-            out_idx.append(torch.where(cnt > m, rowsT + col, trash))
-            out_val.append(val)
+            out_val.append(interpolate(tab, (tq - t) / dt, dt, y, y1, ks, k_end, K))
+            out_idx.append(torch.where(cnt > 0, rowsT + col, trash))
+        elif max_cnt > 1:  # every output time crossed by this step, all rows, in one batched evaluation
+            ms = torch.arange(int(max_cnt), device=dev)
+            cols = (nxt[:, None] + ms).clamp(max=T - 1)  # (A, M)
+            tq = te.gather(1, cols)
+            vals = interpolate_many(tab, (tq - t[:, None]) / dt[:, None], dt, y, y1, ks, k_end, K)
+            out_val.append(vals.reshape(-1, N))
+            out_idx.append(torch.where(cnt[:, None] > ms, rowsT[:, None] + cols, trash).reshape(-1))
 
         if record_steps:
             rec["rows"].append(rows)

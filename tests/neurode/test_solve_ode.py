@@ -223,3 +223,28 @@ def test_step_landing_on_t_end_by_rounding_finishes():
     sol = solve_ode(lambda t, y: -y, y0, t_eval, dt0=dt.expand(3), rtol=1e-3, atol=1e-3)
     assert bool(sol.success.all())
     torch.testing.assert_close(sol.ys[:, -1], y0 * torch.exp(-remaining), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["tsit5", "dopri5", "bosh3"])
+def test_interpolate_many_matches_interpolate(method):
+    """The batched dense output (A, M) equals M separate single-output evaluations."""
+    from neurode.solvers.rk import interpolate, interpolate_many, rk_step
+    from neurode.solvers.tableaus import get_tableau
+
+    tab = get_tableau(method)
+    g = torch.Generator().manual_seed(0)
+    A, N, M = 5, 3, 4
+    W = torch.randn(N, N, generator=g, dtype=torch.float64)
+
+    def f(t, y):
+        return torch.tanh(y @ W) + t[:, None]
+
+    t = torch.rand(A, generator=g, dtype=torch.float64)
+    y = torch.randn(A, N, generator=g, dtype=torch.float64)
+    dt = 0.1 + 0.2 * torch.rand(A, generator=g, dtype=torch.float64)
+    y1, _, ks, _, K = rk_step(f, tab, t, y, dt, f(t, y))
+    k_end = f(t + dt, y1)
+    theta = torch.rand(A, M, generator=g, dtype=torch.float64)
+    many = interpolate_many(tab, theta, dt, y, y1, ks, k_end, K)
+    one = torch.stack([interpolate(tab, theta[:, m], dt, y, y1, ks, k_end, K) for m in range(M)], dim=1)
+    torch.testing.assert_close(many, one, rtol=1e-12, atol=1e-12)
