@@ -5,6 +5,7 @@
     per sample and max error against scipy's DOP853 at rtol 1e-12.
 (b) Neural vector field (MLP 2-64-64-2, tanh), B = 1024, t in [0, 1]: forward, and forward +
     backward with direct and adjoint gradients.
+(c) Dense output: (a) with 1001 output times (float32), where a step crosses about 8 of them.
 
 Usage: python benchmarks/ode_solvers.py [--quick] [--threads 1] [--runs 15]
 Writes benchmarks/results/ode_solvers.json (or ode_solvers_quick.json with --quick).
@@ -54,9 +55,10 @@ def vdp_reference(mu: np.ndarray, t_eval: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ part (a)
-def part_a(B: int, runs: int, dtypes, methods) -> list[dict]:
+def part_a(B: int, runs: int, dtypes, methods, n_out: int = 11, part: str = "a") -> list[dict]:
+    """Van der Pol with ``n_out`` output times (part (a): 11; part (c): dense output at 1001)."""
     mu64 = torch.linspace(0.1, 5.0, B, dtype=torch.float64)
-    t64 = torch.linspace(0.0, 10.0, 11, dtype=torch.float64)
+    t64 = torch.linspace(0.0, 10.0, n_out, dtype=torch.float64)
     ref = vdp_reference(mu64.numpy(), t64.numpy())
     records = []
     for dtype in dtypes:
@@ -75,7 +77,7 @@ def part_a(B: int, runs: int, dtypes, methods) -> list[dict]:
             for k in runners:
                 ys, nfe_total, nfe_max, steps_mean = outs[k]
                 err = float(np.abs(ys.detach().double().numpy() - ref).max())
-                records.append(dict(part="a", problem="vdp", B=B, method=method, dtype=str(dtype).split(".")[-1],
+                records.append(dict(part=part, problem="vdp", n_out=n_out, B=B, method=method, dtype=str(dtype).split(".")[-1],
                                     library=k, median_s=statistics.median(times[k]), times_s=times[k],
                                     cpu_median_s=statistics.median(cpu[k]),
                                     nfe_total=nfe_total, nfe_max_per_sample=nfe_max, steps_mean=steps_mean,
@@ -244,9 +246,14 @@ def _ratios(records, key):
 
 def table(records) -> str:
     lines = []
-    a = [r for r in records if r["part"] == "a"]
-    if a:
-        lines += ["(a) Van der Pol, B = %d, t in [0, 10], rtol 1e-6, atol 1e-8" % a[0]["B"], "",
+    for part in ("a", "c"):
+        a = [r for r in records if r["part"] == part]
+        if not a:
+            continue
+        if lines:
+            lines.append("")
+        lines += ["(%s) Van der Pol, B = %d, t in [0, 10], %d output times, rtol 1e-6, atol 1e-8"
+                  % (part, a[0]["B"], a[0].get("n_out", 11)), "",
                   "| method | dtype | library | wall median (s) | vs torchdiffeq | vs torchode | CPU median (s) | CPU vs torchdiffeq | CPU vs torchode | f evals (rows) | max evals/sample | mean steps | max error |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in a:
@@ -280,9 +287,11 @@ def main(argv=None) -> dict:
     torch.set_num_threads(a.threads)
     runs = a.runs or (3 if a.quick else 15)
     if a.quick:
-        recs = part_a(32, runs, [torch.float64], ["dopri5"]) + part_b(64, runs)
+        recs = (part_a(32, runs, [torch.float64], ["dopri5"]) + part_b(64, runs)
+                + part_a(32, runs, [torch.float32], ["dopri5"], n_out=101, part="c"))
     else:
-        recs = part_a(256, runs, [torch.float32, torch.float64], ["dopri5", "tsit5"]) + part_b(1024, runs)
+        recs = (part_a(256, runs, [torch.float32, torch.float64], ["dopri5", "tsit5"]) + part_b(1024, runs)
+                + part_a(256, runs, [torch.float32], ["dopri5", "tsit5"], n_out=1001, part="c"))
     out = a.out or str(ROOT / "benchmarks" / "results" / ("ode_solvers_quick.json" if a.quick else "ode_solvers.json"))
     meta = dict(torch=torch.__version__, threads=a.threads, runs=runs, quick=a.quick, machine=platform.machine(),
                 python=platform.python_version(),

@@ -166,7 +166,7 @@ def main(argv=None) -> list[dict]:
         cfg = sp.quick_config() if a.quick else sp.SpiralConfig()
         data = sp.make_data(cfg)
         for seed in seeds:
-            for m in sp.METHODS:
+            for m in sp.DEFAULT_METHODS:
                 r, _ = sp.run_method(m, seed, cfg, data, a.device, show=False)
                 r["quick"] = a.quick
                 records.append(r)

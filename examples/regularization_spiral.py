@@ -41,7 +41,8 @@ from neurode.layers import NeuralODE
 from neurode.regularizers import ExponentialAnnealing, GlobalError, LocalError
 from neurode.utils import progress, run_dir, seed_everything, write_json
 
-METHODS = ("vanilla", "error_global", "error_local_unbiased")
+METHODS = ("vanilla", "error_global", "error_local_unbiased", "error_local_biased")
+DEFAULT_METHODS = METHODS[:3]  # the three; error_local_biased on request
 
 
 @dataclass
@@ -170,8 +171,9 @@ def regularizers_for(method: str, cfg: SpiralConfig) -> tuple:
         return ()
     if method == "error_global":
         return (GlobalError(ExponentialAnnealing(*cfg.error_weight, n_steps=cfg.iters)),)
-    if method == "error_local_unbiased":
-        return (LocalError(ExponentialAnnealing(*cfg.local_weight, n_steps=cfg.iters), sampling="unbiased"),)
+    if method in ("error_local_unbiased", "error_local_biased"):
+        sampling = method.rsplit("_", 1)[1]
+        return (LocalError(ExponentialAnnealing(*cfg.local_weight, n_steps=cfg.iters), sampling=sampling),)
     raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
 
 
@@ -268,7 +270,7 @@ def main(argv=None) -> dict:
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default runs/regularization_spiral/)")
-    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated subset of " + ",".join(METHODS))
     p.add_argument("--iters", type=int, default=None)
     p.add_argument("--error-weight", default=None, help="w0,w1 of the global error weight annealing")
     p.add_argument("--local-weight", default=None, help="w0,w1 of the local error weight annealing")

@@ -107,7 +107,7 @@ def test_step_gradient_false_holds_step_sizes_constant():
     t = torch.tensor([0.0, 1.0], dtype=torch.float64)
     for step_gradient in (True, False):
         a = torch.tensor(-0.7, dtype=torch.float64, requires_grad=True)
-        sol = solve_ode(lambda tt, y: a * y, y0, t, rtol=1e-10, atol=1e-12, record_steps=True,
+        sol = solve_ode(lambda tt, y, a=a: a * y, y0, t, rtol=1e-10, atol=1e-12, record_steps=True,
                         step_gradient=step_gradient)
         assert sol.steps.dt.requires_grad == step_gradient
         (g,) = torch.autograd.grad(sol.ys[:, -1].sum(), a)
