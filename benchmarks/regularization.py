@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from neurode import SolveError
 from neurode.utils import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,15 @@ def _load(name: str):
     return mod
 
 
+def failure_record(task: str, method: str, seed: int, metric_name: str, exc: Exception) -> dict:
+    """The record of a training run that stopped with a solver failure (kept in the results, counted
+    in the table's seeds column, left out of the medians)."""
+    nan = float("nan")
+    return {"task": task, "method": method, "seed": seed, "metric_name": metric_name, "test_metric": nan,
+            "train_time_s": nan, "train_cpu_s": nan, "predict_time_s": nan, "nfe": nan,
+            "failed": str(exc).splitlines()[0] + " " + " ".join(str(exc).splitlines()[1:2]).strip()}
+
+
 def table(records: list[dict]) -> str:
     """Markdown table: medians over seeds, ratios against the vanilla median of the same task."""
     lines = [
@@ -46,10 +56,11 @@ def table(records: list[dict]) -> str:
         rs = [r for r in records if r["task"] == task]
         med = {}
         for m in dict.fromkeys(r["method"] for r in rs):
-            sub = [r for r in rs if r["method"] == m]
-            med[m] = {k: statistics.median(r.get(k, float("nan")) for r in sub)
+            every = [r for r in rs if r["method"] == m]
+            sub = [r for r in every if "failed" not in r]
+            med[m] = {k: statistics.median(r.get(k, float("nan")) for r in sub) if sub else float("nan")
                       for k in ("test_metric", "train_time_s", "train_cpu_s", "predict_time_s", "nfe")}
-            med[m]["n"] = len(sub)
+            med[m]["n"] = f"{len(sub)}" if len(sub) == len(every) else f"{len(sub)} of {len(every)} (diverged: {len(every) - len(sub)})"
             med[m]["metric_name"] = sub[0]["metric_name"]
         van = med.get("vanilla")
         for m, v in med.items():
@@ -67,7 +78,7 @@ def table(records: list[dict]) -> str:
 def spiral_table(records: list[dict]) -> str:
     """The spiral's extra columns (medians over seeds): extrapolation MSE over the window after the
     observed one, and the prediction time of the latent solve alone (without the encoder RNN)."""
-    rs = [r for r in records if r["task"] == "spiral" and "extrapolation_mse" in r]
+    rs = [r for r in records if r["task"] == "spiral" and "extrapolation_mse" in r and "failed" not in r]
     if not rs:
         return ""
     lines = ["| method | seeds | test MSE (window) | extrapolation MSE | solve-only predict (ms) | solve-only speed-up |",
@@ -155,7 +166,10 @@ def main(argv=None) -> list[dict]:
         data = dg.load_data(0, a.device)
         for seed in seeds:  # seeds outer, methods inner: drifts in machine load hit all methods alike
             for m in dg.METHODS:
-                r = dg.run_method(m, seed, cfg, data, a.device, show=False)
+                try:
+                    r = dg.run_method(m, seed, cfg, data, a.device, show=False)
+                except SolveError as exc:
+                    r = failure_record("digits", m, seed, "accuracy", exc)
                 r["quick"] = a.quick
                 records.append(r)
                 save()
@@ -167,7 +181,10 @@ def main(argv=None) -> list[dict]:
         data = sp.make_data(cfg)
         for seed in seeds:
             for m in sp.DEFAULT_METHODS:
-                r, _ = sp.run_method(m, seed, cfg, data, a.device, show=False)
+                try:
+                    r, _ = sp.run_method(m, seed, cfg, data, a.device, show=False)
+                except SolveError as exc:
+                    r = failure_record("spiral", m, seed, "mse", exc)
                 r["quick"] = a.quick
                 records.append(r)
                 save()

@@ -47,7 +47,7 @@ def test_spiral_quick(tmp_path):
     solve spans (0, 6 pi), far beyond the observed window) at a comparable fit."""
     res = _run("regularization_spiral.py", tmp_path)
     recs = res["records"]
-    assert [r["method"] for r in recs] == ["vanilla", "error_global", "error_local_unbiased"]
+    assert [r["method"] for r in recs] == ["vanilla", "error_global", "error_local_unbiased", "error_local_biased"]
     for r in recs:
         assert KEYS <= set(r) and r["metric_name"] == "mse" and r["test_metric"] > 0 and r["nfe"] > 0
         assert r["extrapolation_mse"] > 0 and 0 < r["predict_solve_time_s"] <= 2 * r["predict_time_s"]
