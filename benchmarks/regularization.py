@@ -129,6 +129,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--seed-list", default=None, help="comma-separated seeds (overrides --seeds), e.g. to split "
                    "a run over processes and concatenate the JSON lists")
     p.add_argument("--tasks", default="digits,spiral")
+    p.add_argument("--methods", default=None, help="comma-separated subset of each task's methods (default: all)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None, help="results JSON (default benchmarks/results/regularization.json, "
@@ -136,7 +137,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--plot", default=None, help="also save the NFE-vs-metric plot here (PNG)")
     p.add_argument("--table-only", action="store_true", help="print the table (and plot) of --out, run nothing")
     p.add_argument("--merge", action="store_true",
-                   help="keep the records of the other tasks already in --out (rerun only --tasks)")
+                   help="keep the records already in --out except those of --tasks (and --methods) being rerun")
     a = p.parse_args(argv)
     if a.out is None:
         a.out = str(ROOT / "benchmarks" / "results" / ("regularization_quick.json" if a.quick else "regularization.json"))
@@ -145,6 +146,7 @@ def main(argv=None) -> list[dict]:
     if a.seed_list:
         seeds = [int(x) for x in a.seed_list.split(",")]
     tasks = [t.strip() for t in a.tasks.split(",")]
+    only = None if a.methods is None else {m.strip() for m in a.methods.split(",")}
     if a.table_only:
         records = json.loads(Path(a.out).read_text())
         print(table(records))
@@ -154,7 +156,8 @@ def main(argv=None) -> list[dict]:
         return records
     records: list[dict] = []
     if a.merge and Path(a.out).exists():
-        records = [r for r in json.loads(Path(a.out).read_text()) if r["task"] not in tasks]
+        keep = (lambda r: r["task"] not in tasks or (only is not None and r["method"] not in only))
+        records = [r for r in json.loads(Path(a.out).read_text()) if keep(r)]
     t_all = time.perf_counter()
 
     def save() -> None:
@@ -165,7 +168,7 @@ def main(argv=None) -> list[dict]:
         cfg = dg.quick_config() if a.quick else dg.DigitsConfig()
         data = dg.load_data(0, a.device)
         for seed in seeds:  # seeds outer, methods inner: drifts in machine load hit all methods alike
-            for m in dg.METHODS:
+            for m in (x for x in dg.METHODS if only is None or x in only):
                 try:
                     r = dg.run_method(m, seed, cfg, data, a.device, show=False)
                 except SolveError as exc:
@@ -180,7 +183,7 @@ def main(argv=None) -> list[dict]:
         cfg = sp.quick_config() if a.quick else sp.SpiralConfig()
         data = sp.make_data(cfg)
         for seed in seeds:
-            for m in sp.DEFAULT_METHODS:
+            for m in (x for x in sp.DEFAULT_METHODS if only is None or x in only):
                 try:
                     r, _ = sp.run_method(m, seed, cfg, data, a.device, show=False)
                 except SolveError as exc:
