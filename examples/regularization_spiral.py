@@ -9,7 +9,8 @@ MLP 4 -> 64 -> 64 -> 4 with ELU) is solved over the whole span (0, 6 pi) with ou
 observation times (as Pal et al.'s ``tspan = (0, 6 pi)``, ``saveat`` the sample times), and a decoder
 (4 -> 64 -> 2, ReLU) maps latents to observations. Loss: the negative ELBO (Gaussian likelihood of
 sd 0.3, KL to N(0, I)). Methods: vanilla, global error regularization (Pal et al. 2021) and local
-error regularization with unbiased sampling (Pal et al. 2023).
+error regularization with unbiased and biased sampling (Pal et al. 2023), at four regularization
+times per trajectory (``--local-samples``; the paper uses one).
 
 Metrics on held-out spirals (encoder on their noisy window, ``z0`` = posterior mean): test MSE of the
 reconstructed window against the clean spiral (``test_metric``), MSE of the extrapolation over the
