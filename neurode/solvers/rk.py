@@ -82,6 +82,20 @@ def stiffness_lambda(tab: ButcherTableau, ks: list[Tensor], gs: list[Tensor], y1
     return num / den.clamp_min(torch.finfo(den.dtype).tiny)
 
 
+def _dense_weights(theta: Tensor, dense: Tensor) -> Tensor:
+    """Stage weights of a tableau's dense-output polynomials at fractions ``theta`` (P,): (P, s)."""
+    return torch.linalg.vander(theta, N=dense.shape[1] + 1)[:, 1:] @ dense.T
+
+
+def _hermite(th: Tensor, d: Tensor, y0: Tensor, k0: Tensor, y1: Tensor, k1: Tensor) -> Tensor:
+    """Cubic Hermite interpolant through (y0, k0) and (y1, k1) at fraction ``th`` of a step ``d``;
+    all arguments broadcast against each other."""
+    th2 = th * th
+    th3 = th2 * th
+    return ((2 * th3 - 3 * th2 + 1) * y0 + (th3 - 2 * th2 + th) * d * k0
+            + (-2 * th3 + 3 * th2) * y1 + (th3 - th2) * d * k1)
+
+
 def interpolate(
     tab: ButcherTableau,
     theta: Tensor,
@@ -93,22 +107,15 @@ def interpolate(
     K: Tensor | None = None,
 ) -> Tensor:
     """Dense output at fraction ``theta`` (A,) of the step: the tableau's own interpolant when it
-    has one, else the cubic Hermite interpolant through (y0, k1) and (y1, k_end). Returns (A, N)."""
-    th = theta[:, None]
-    co = tab.tensors(y0.dtype, y0.device)
-    dense = co["dense"]
+    has one, else the cubic Hermite interpolant through (y0, k1) and (y1, k_end). Returns (A, N).
+    The one-output case of :func:`interpolate_many`, kept separate because the solver loop calls
+    it on nearly every step (fewer view operations)."""
+    dense = tab.tensors(y0.dtype, y0.device)["dense"]
     if dense is not None:
-        w = torch.linalg.vander(theta, N=dense.shape[1] + 1)[:, 1:] @ dense.T  # (A, s)
+        w = _dense_weights(theta, dense)  # (A, s)
         K = torch.stack(ks, dim=2) if K is None else K  # (A, N, s)
         return torch.addcmul(y0, dt[:, None], torch.bmm(K, w[:, :, None])[..., 0])
-    th2 = th * th
-    th3 = th2 * th
-    h00 = 2 * th3 - 3 * th2 + 1
-    h10 = th3 - 2 * th2 + th
-    h01 = -2 * th3 + 3 * th2
-    h11 = th3 - th2
-    d = dt[:, None]
-    return h00 * y0 + h10 * d * ks[0] + h01 * y1 + h11 * d * k_end
+    return _hermite(theta[:, None], dt[:, None], y0, ks[0], y1, k_end)
 
 
 def interpolate_many(
@@ -124,19 +131,13 @@ def interpolate_many(
     """Dense output at M fractions per row at once: ``theta`` (A, M) -> (A, M, N). The same
     interpolant as :func:`interpolate`, in a fixed number of batched operations whatever M is."""
     A, M = theta.shape
-    co = tab.tensors(y0.dtype, y0.device)
-    dense = co["dense"]
+    dense = tab.tensors(y0.dtype, y0.device)["dense"]
     if dense is not None:
-        w = torch.linalg.vander(theta.reshape(-1), N=dense.shape[1] + 1)[:, 1:] @ dense.T  # (A M, s)
+        w = _dense_weights(theta.reshape(-1), dense)  # (A M, s)
         K = torch.stack(ks, dim=2) if K is None else K  # (A, N, s)
         inc = torch.bmm(w.view(A, M, -1), K.transpose(1, 2))  # (A, M, N)
         return torch.addcmul(y0[:, None, :], dt[:, None, None], inc)
-    th = theta[:, :, None]
-    th2 = th * th
-    th3 = th2 * th
-    d = dt[:, None, None]
-    return ((2 * th3 - 3 * th2 + 1) * y0[:, None] + (th3 - 2 * th2 + th) * d * ks[0][:, None]
-            + (-2 * th3 + 3 * th2) * y1[:, None] + (th3 - th2) * d * k_end[:, None])
+    return _hermite(theta[:, :, None], dt[:, None, None], y0[:, None], ks[0][:, None], y1[:, None], k_end[:, None])
 
 
 def initial_step(
