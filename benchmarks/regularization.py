@@ -42,7 +42,7 @@ def failure_record(task: str, method: str, seed: int, metric_name: str, exc: Exc
     nan = float("nan")
     return {"task": task, "method": method, "seed": seed, "metric_name": metric_name, "test_metric": nan,
             "train_time_s": nan, "train_cpu_s": nan, "predict_time_s": nan, "nfe": nan,
-            "failed": str(exc).splitlines()[0] + " " + " ".join(str(exc).splitlines()[1:2]).strip()}
+            "failed": " ".join(line.strip() for line in str(exc).splitlines()[:2])}
 
 
 def table(records: list[dict]) -> str:
